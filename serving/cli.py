@@ -1,0 +1,104 @@
+"""`secnews` command line. It lives in serving/ because it fronts everything (training
+now, serving and scoring later) and imports only run serving -> training."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+
+FORMATS = ["native", "acled", "gtd", "muc"]
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _train(args) -> None:
+    from training.config import load_config
+    from training.train import train
+
+    cfg = load_config(args.config, overrides=args.set, data_paths=args.data, data_format=args.format)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("models") / f"{Path(args.config).stem}-{stamp}"
+    print(train(cfg, out, log=_log))
+
+
+def _evaluate(args) -> None:
+    from training.train import evaluate
+
+    metrics = evaluate(Path(args.model), args.data, args.format, args.split, log=_log)
+    out = Path(args.out) if args.out else Path(args.model) / "evaluations" / (
+        f"{Path(args.data[0]).name.split('.')[0] if args.data else 'training-data'}-{args.split}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    os.replace(tmp, out)
+    _log(f"metrics written to {out}")
+    print(json.dumps({"tasks": {t: {k: m.get(k) for k in ("macro_f1", "micro_f1", "n")}
+                                | ({"coarse": {k: m["coarse"].get(k) for k in ("macro_f1", "micro_f1", "n")}}
+                                   if "coarse" in m else {})
+                                for t, m in metrics["tasks"].items()},
+                      "n_test": metrics["n_test"], "metrics_file": str(out)}, indent=2))
+
+
+def _predict(args) -> None:
+    from training import load
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        raise ValueError("TEXT is empty: give the article as an argument, or '-' to read it from stdin")
+    predictor = load(args.model)
+    result = predictor.predict([text])[0]
+    print(json.dumps({"model": predictor.manifest.get("name"), **result}, indent=2, ensure_ascii=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="secnews", description="Label security news with event type, target and actor.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model from a config; prints the model directory")
+    t.add_argument("config", help="YAML config, e.g. configs/baseline.yaml")
+    t.add_argument("--data", nargs="+", help="data files or folders (replace data.paths of the config)")
+    t.add_argument("--format", choices=FORMATS, help="how to read the data (replaces data.format)")
+    t.add_argument("--out", help="model directory to create (default models/<config>-<time>)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.seed=3 --set tasks.actor.min_count=5")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="score a model on labelled data; prints and writes metrics")
+    e.add_argument("model", help="model directory")
+    e.add_argument("--data", nargs="+", help="data files (default: the model's training data)")
+    e.add_argument("--format", choices=FORMATS)
+    e.add_argument("--split", choices=["test", "all"], default="test",
+                   help="test: the model's split rule applied to this data; all: every row")
+    e.add_argument("--out", help="where to write the metrics JSON (default MODEL/evaluations/)")
+    e.set_defaults(func=_evaluate)
+
+    r = sub.add_parser("predict", help="label one article; prints JSON")
+    r.add_argument("model", help="model directory")
+    r.add_argument("text", help="the article text, or '-' to read it from stdin")
+    r.set_defaults(func=_predict)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    from training.config import ConfigError
+    from training.data import DataError
+    from training.modeldir import ModelDirError
+    from training.taxonomy import TaxonomyError
+
+    try:
+        args.func(args)
+    except (ConfigError, DataError, ModelDirError, TaxonomyError, ValueError, FileNotFoundError) as e:
+        print(f"secnews {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

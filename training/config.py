@@ -1,0 +1,290 @@
+"""One YAML file drives a run. It is parsed into dataclasses and validated once, here.
+
+Relative paths inside a config file are resolved against the file's own folder, so a
+config works whatever the current directory is; paths given on the command line are
+resolved against the current directory before they are merged in.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not match the schema."""
+
+
+@dataclass
+class DataConfig:
+    paths: list[str] = field(default_factory=list)
+    format: Literal["native", "acled", "gtd", "muc"] = "native"
+    taxonomy: str = "taxonomy"  # folder of source mappings (YAML)
+    max_rows: int | None = None  # deterministic subsample, for quick runs
+    clean_text: bool = True  # strip coder artefacts (leading dates, [size=...] tags)
+
+
+@dataclass
+class SplitConfig:
+    # standard: the shared data's rule (sha1 of the text mod 5, or a `split` column);
+    # random: grouped by text; temporal: rows dated on/after `cutoff` are test.
+    method: Literal["standard", "random", "temporal"] = "standard"
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    seed: int = 0
+    cutoff: str | None = None
+
+
+@dataclass
+class TaskConfig:
+    name: str
+    column: str | None = None  # source column; defaults to the task's name
+    type: Literal["single", "multi"] = "single"
+    # a list of labels, "from_data" (seen in training), or "hierarchy" (the children of `hierarchy`)
+    labels: list[str] | str = "from_data"
+    hierarchy: str | None = None  # YAML {parent: [children]}: the answer gives both levels
+    min_count: int = 1  # from_data: rarer labels go to other_label (or are reported and cleared)
+    max_labels: int | None = None  # from_data: keep at most this many of the most frequent labels
+    other_label: str | None = None
+    threshold: float = 0.0  # below this score the answer is marked uncertain
+
+    @property
+    def source(self) -> str:
+        return self.column or self.name
+
+
+@dataclass
+class TfidfConfig:
+    word_ngrams: list[int] = field(default_factory=lambda: [1, 2])
+    char_ngrams: list[int] = field(default_factory=lambda: [3, 5])
+    max_features: int | None = 300_000  # per analyzer
+    min_df: int = 2
+    C: float = 10.0
+    class_weight: Literal["balanced", "none"] = "balanced"
+    max_iter: int = 2000
+
+
+@dataclass
+class ModelConfig:
+    kind: Literal["tfidf"] = "tfidf"
+    tfidf: TfidfConfig = field(default_factory=TfidfConfig)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+
+
+@dataclass
+class EvalConfig:
+    top_k: int = 3
+    plots: bool = True
+
+
+@dataclass
+class Config:
+    tasks: list[TaskConfig]
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def task(self, name: str) -> TaskConfig:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- parsing
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{where}: expected one of {_type_name(tp)}, found {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(value, option, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, found {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, found {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{where}: expected null, found {value!r}")
+        return None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, found {value!r} ({type(value).__name__})")
+    return value
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping of keys, found {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]}; valid keys under '{where or 'config'}': "
+            + ", ".join(fields))
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}" if where else name
+        if name in raw:
+            kwargs[name] = _coerce(raw[name], hints[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"config key {key} is required")
+    return cls(**kwargs)
+
+
+def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
+    """Set `a.b.c` in a nested dict; list items (tasks) are addressed by their `name`."""
+    parts = dotted.split(".")
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        here = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            match = [item for item in node if isinstance(item, dict) and item.get("name") == part]
+            if not match:
+                names = [item.get("name") for item in node if isinstance(item, dict)]
+                raise ConfigError(f"--set {dotted}: no item named {part!r}; names: {', '.join(map(str, names))}")
+            node = match[0]
+        else:
+            node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--set {dotted}: {here} is a value, not a section")
+    if isinstance(node, list):
+        raise ConfigError(f"--set {dotted}: address a task by name, e.g. tasks.actor.min_count=5")
+    node[parts[-1]] = value
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value (e.g. train.seed=3), found {item!r}")
+        out[key.strip()] = yaml.safe_load(text) if text.strip() else None
+    return out
+
+
+def _resolve_paths(cfg: Config, base: Path) -> None:
+    def absolute(p: str) -> str:
+        return str(p if Path(p).is_absolute() else (base / p).resolve())
+
+    cfg.data.paths = [absolute(p) for p in cfg.data.paths]
+    cfg.data.taxonomy = absolute(cfg.data.taxonomy)
+    for t in cfg.tasks:
+        if t.hierarchy:
+            t.hierarchy = absolute(t.hierarchy)
+
+
+def _check(cfg: Config) -> None:
+    names = [t.name for t in cfg.tasks]
+    if not names:
+        raise ConfigError("tasks: at least one task is required")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"tasks: names must be unique, found {names}")
+    for t in cfg.tasks:
+        where = f"tasks.{t.name}"
+        if isinstance(t.labels, str) and t.labels not in ("from_data", "hierarchy"):
+            raise ConfigError(f"{where}.labels: expected a list, 'from_data' or 'hierarchy', found {t.labels!r}")
+        if t.labels == "hierarchy" and not t.hierarchy:
+            raise ConfigError(f"{where}.labels is 'hierarchy' but {where}.hierarchy names no file")
+        if t.hierarchy and t.type != "single":
+            raise ConfigError(f"{where}.hierarchy: only single-label tasks can have a hierarchy")
+        if t.hierarchy and t.labels == "from_data":
+            raise ConfigError(f"{where}.labels: a task with a hierarchy takes 'hierarchy' or a list of its children")
+        if t.max_labels is not None and t.max_labels < 2:
+            raise ConfigError(f"{where}.max_labels: expected >= 2 or null, found {t.max_labels}")
+        if t.min_count < 1:
+            raise ConfigError(f"{where}.min_count: expected >= 1, found {t.min_count}")
+        if not 0.0 <= t.threshold <= 1.0:
+            raise ConfigError(f"{where}.threshold: expected a score in [0, 1], found {t.threshold}")
+    s = cfg.split
+    for name in ("test_fraction", "val_fraction"):
+        v = getattr(s, name)
+        if not 0.0 <= v < 1.0:
+            raise ConfigError(f"split.{name}: expected a fraction in [0, 1), found {v}")
+    if s.method == "temporal" and not s.cutoff:
+        raise ConfigError("split.cutoff: a temporal split needs a cutoff date (YYYY-MM-DD)")
+    lo, hi = cfg.model.tfidf.word_ngrams, cfg.model.tfidf.char_ngrams
+    for name, rng in (("word_ngrams", lo), ("char_ngrams", hi)):
+        if len(rng) != 2 or rng[0] < 1 or rng[0] > rng[1]:
+            raise ConfigError(f"model.tfidf.{name}: expected [min, max] with 1 <= min <= max, found {rng}")
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None,
+                data_paths: list[str] | None = None, data_format: str | None = None) -> Config:
+    """Read a config file, apply `--set` overrides and CLI data options, validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return config_from_dict(raw, base=path.parent, overrides=overrides,
+                            data_paths=data_paths, data_format=data_format, source=str(path))
+
+
+def config_from_dict(raw: dict, base: Path, overrides: list[str] | None = None,
+                     data_paths: list[str] | None = None, data_format: str | None = None,
+                     source: str = "config") -> Config:
+    raw = copy.deepcopy(raw)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    for key, value in parse_overrides(overrides or []).items():
+        _set_dotted(raw, key, value)
+    try:
+        cfg = _build(Config, raw, "")
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    _resolve_paths(cfg, base)
+    if data_paths:
+        cfg.data.paths = [str(Path(p).resolve()) for p in data_paths]
+    if data_format:
+        cfg.data.format = _coerce(data_format, typing.get_type_hints(DataConfig)["format"], "--format")
+    _check(cfg)
+    return cfg
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,102 @@
+"""Label spaces: which labels a task has, and how gold values become arrays."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import TaskConfig
+from .taxonomy import read_hierarchy
+
+
+@dataclass
+class LabelSpace:
+    name: str
+    type: str  # single | multi
+    labels: list[str]
+    parents: dict[str, str] = field(default_factory=dict)  # fine -> coarse, for hierarchical tasks
+    threshold: float = 0.0
+
+    @property
+    def coarse(self) -> list[str]:
+        return list(dict.fromkeys(self.parents[l] for l in self.labels)) if self.parents else []
+
+    @property
+    def hierarchical(self) -> bool:
+        return bool(self.parents)
+
+    def coarse_matrix(self) -> np.ndarray:
+        """(n_fine, n_coarse) 0/1 matrix: fine probabilities @ it = coarse probabilities."""
+        coarse = self.coarse
+        m = np.zeros((len(self.labels), len(coarse)), dtype=np.float32)
+        for i, label in enumerate(self.labels):
+            m[i, coarse.index(self.parents[label])] = 1.0
+        return m
+
+    def knows(self, value) -> bool:
+        if value is None:
+            return True
+        if self.type == "multi":
+            return all(v in self.labels for v in value)
+        return value in self.labels or value in self.coarse
+
+    def encode(self, values: list) -> dict[str, np.ndarray]:
+        """Gold values -> arrays. Single: `fine` (index or -1) and, with a hierarchy,
+        `coarse` (index or -1; a coarse-only row has fine -1). Multi: `y` (n, L) and `mask`."""
+        index = {l: i for i, l in enumerate(self.labels)}
+        if self.type == "multi":
+            y = np.zeros((len(values), len(self.labels)), dtype=np.float32)
+            mask = np.zeros(len(values), dtype=bool)
+            for r, v in enumerate(values):
+                if v is not None:
+                    mask[r] = True
+                    for label in v:
+                        y[r, index[label]] = 1.0
+            return {"y": y, "mask": mask}
+        fine = np.array([index.get(v, -1) if v is not None else -1 for v in values], dtype=np.int64)
+        out = {"fine": fine}
+        if self.parents:
+            cindex = {c: i for i, c in enumerate(self.coarse)}
+            out["coarse"] = np.array(
+                [-1 if v is None else cindex[self.parents[v]] if v in index else cindex.get(v, -1) for v in values],
+                dtype=np.int64)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": self.type, "labels": self.labels,
+                "parents": self.parents, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LabelSpace":
+        return cls(d["name"], d["type"], list(d["labels"]), dict(d.get("parents") or {}), float(d.get("threshold", 0.0)))
+
+
+def build_space(task: TaskConfig, train_values: list) -> LabelSpace:
+    """The task's label space.
+
+    Fixed lists and hierarchies come from config; `from_data` takes the labels seen in
+    training at least `min_count` times (the `max_labels` most frequent, if set)."""
+    parents = {}
+    if task.hierarchy:
+        tree = read_hierarchy(task.hierarchy)
+        parents = {child: parent for parent, children in tree.items() for child in children}
+    if isinstance(task.labels, list):
+        labels = list(task.labels)
+        missing = [l for l in labels if parents and l not in parents]
+        if missing:
+            raise ValueError(f"tasks.{task.name}: labels {missing} are not in the hierarchy {task.hierarchy}")
+        return LabelSpace(task.name, task.type, labels, {l: parents[l] for l in labels} if parents else {},
+                          task.threshold)
+    if task.labels == "hierarchy":
+        return LabelSpace(task.name, task.type, list(parents), parents, task.threshold)
+    counts: Counter = Counter()
+    for v in train_values:
+        if v is None:
+            continue
+        counts.update(v if task.type == "multi" else [v])
+    frequent = [l for l, c in counts.most_common(task.max_labels) if c >= task.min_count]
+    kept = sorted(frequent)
+    if task.other_label and len(frequent) < len(counts) and task.other_label not in kept:
+        kept.append(task.other_label)  # the rows of the long tail need a label to fold into
+    return LabelSpace(task.name, task.type, kept, {}, task.threshold)

@@ -1,0 +1,109 @@
+"""The model directory: the one contract between training and everything else.
+
+Written to a temporary sibling and renamed into place, so a reader never sees a
+half-written model and an existing model is never overwritten."""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class ModelDirError(ValueError):
+    pass
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("secnews", "scikit-learn", "skops", "numpy", "scipy", "pandas", "torch", "transformers"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def staging(out: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `out`; on success it becomes `out`, on error it is removed."""
+    out = Path(out)
+    if out.exists():
+        raise ModelDirError(f"{out} already exists; a model directory is never overwritten — choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_manifest(folder: Path, manifest: dict) -> dict:
+    """Fill in hashes of every file in the folder and write manifest.json last."""
+    manifest = {"format_version": FORMAT_VERSION,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "versions": library_versions(), **manifest}
+    manifest["files"] = {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    return manifest
+
+
+def read_manifest(path: Path, verify: bool = True) -> dict:
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        raise ModelDirError(f"{path} is not a secnews model directory: {MANIFEST} is missing")
+    manifest = json.loads((path / MANIFEST).read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelDirError(f"{path}: model format version {manifest.get('format_version')} is not supported "
+                            f"(this secnews reads version {FORMAT_VERSION})")
+    if verify:
+        for name, digest in manifest.get("files", {}).items():
+            f = path / name
+            if not f.is_file():
+                raise ModelDirError(f"{path}: {name} is listed in the manifest but missing")
+            if sha256(f) != digest:
+                raise ModelDirError(f"{path}: {name} does not match its sha256 in the manifest (changed or corrupt)")
+    return manifest
+
+
+def load(path: str | Path, verify: bool = True):
+    """The one loader: a Predictor for any model kind."""
+    from .config import config_from_dict
+    from .labels import LabelSpace
+    from .predictor import Predictor
+
+    path = Path(path)
+    manifest = read_manifest(path, verify)
+    cfg = config_from_dict(yaml.safe_load((path / "config.yaml").read_text()), base=path)
+    spaces = {d["name"]: LabelSpace.from_dict(d) for d in manifest["tasks"]}
+    if manifest["kind"] == "tfidf":
+        from .baseline import TfidfModel
+
+        backend = TfidfModel.load(path, cfg.model.tfidf, spaces)
+    else:
+        raise ModelDirError(f"{path}: unknown model kind {manifest['kind']!r}")
+    predictor = Predictor(backend, spaces, manifest, top_k=cfg.eval.top_k)
+    predictor.config, predictor.path = cfg, path
+    return predictor

@@ -1,0 +1,203 @@
+"""Source mappings to the default schema. The rules are data (configs/taxonomy/*.yaml);
+this module only knows how to apply each kind of rule."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class TaxonomyError(ValueError):
+    pass
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise TaxonomyError(f"taxonomy file {path} does not exist (data.taxonomy names the folder)")
+    return yaml.safe_load(path.read_text())
+
+
+def read_hierarchy(path: str | Path) -> dict[str, list[str]]:
+    """{parent: [children]} from YAML, checked for shape and for a child under two parents."""
+    raw = _read_yaml(Path(path))
+    if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+        raise TaxonomyError(f"{path}: expected a mapping of parent label to a list of child labels")
+    seen: dict[str, str] = {}
+    for parent, children in raw.items():
+        for child in children:
+            if child in seen:
+                raise TaxonomyError(f"{path}: {child!r} is listed under both {seen[child]!r} and {parent!r}")
+            if child in raw:
+                raise TaxonomyError(f"{path}: {child!r} is both a parent and a child label")
+            seen[child] = parent
+    return {str(k): [str(c) for c in v] for k, v in raw.items()}
+
+
+def _regex_pairs(pairs: list, where: str) -> list[tuple[re.Pattern, Any]]:
+    out = []
+    for item in pairs or []:
+        if not (isinstance(item, list) and len(item) == 2):
+            raise TaxonomyError(f"{where}: expected [regex, value] pairs, found {item!r}")
+        out.append((re.compile(item[0], re.IGNORECASE), item[1]))
+    return out
+
+
+class ActorNormalizer:
+    """Strip period suffixes, rewrite generic names, map aliases to one canonical name."""
+
+    def __init__(self, spec: dict):
+        self.strip = [re.compile(p) for p in spec.get("strip", [])]
+        self.rewrite = _regex_pairs(spec.get("rewrite", []), "actors.yaml rewrite")
+        self.aliases = {}
+        for canonical, names in (spec.get("aliases") or {}).items():
+            for name in [canonical, *names]:
+                self.aliases[name.strip().lower()] = canonical
+
+    def __call__(self, name: Any) -> str | None:
+        if name is None or (isinstance(name, float) and name != name):
+            return None
+        name = str(name).strip()
+        for pattern in self.strip:
+            name = pattern.sub("", name).strip()
+        if not name:
+            return None
+        for pattern, canonical in self.rewrite:
+            if pattern.search(name):
+                return canonical
+        return self.aliases.get(name.lower(), name)
+
+
+def _clean_rules(spec: dict) -> list[re.Pattern]:
+    return [re.compile(p, re.IGNORECASE) for p in spec.get("clean", [])]
+
+
+def clean_text(text: str, rules: list[re.Pattern]) -> str:
+    for pattern in rules:
+        text = pattern.sub(" ", text).strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+@dataclass
+class Taxonomy:
+    """All mappings in one taxonomy folder, read lazily so a reader loads only its own."""
+
+    folder: Path
+
+    @cached_property
+    def actors(self) -> ActorNormalizer:
+        return ActorNormalizer(_read_yaml(self.folder / "actors.yaml") or {})
+
+    @cached_property
+    def acled(self) -> "AcledMapping":
+        return AcledMapping(_read_yaml(self.folder / "acled.yaml") or {})
+
+    @cached_property
+    def gtd(self) -> "GtdMapping":
+        return GtdMapping(_read_yaml(self.folder / "gtd.yaml") or {})
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+
+
+class AcledMapping:
+    def __init__(self, spec: dict):
+        self.inter = {str(k): v for k, v in (spec.get("inter_targets") or {}).items()}
+        self.state_forces = _regex_pairs(spec.get("state_forces"), "acled.yaml state_forces")
+        self.country = re.compile(spec.get("state_force_country", r"$^"), re.IGNORECASE)
+        self.name_rules = _regex_pairs(spec.get("name_rules"), "acled.yaml name_rules")
+        self.clean = _clean_rules(spec)
+
+    def _state_force(self, name: str, country: str | None) -> set[str]:
+        labels = set()
+        for pattern, label in self.state_forces:
+            if pattern.search(name):
+                labels.add(label)
+                break
+        m = self.country.search(name)
+        if m and country and m.group(1).strip().lower() != str(country).strip().lower():
+            labels.add("foreign_forces")
+        return labels
+
+    def targets(self, actor2: Any, inter2: Any, assoc_actor_2: Any = None, country: Any = None) -> list[str]:
+        labels: set[str] = set()
+        names = [] if _is_missing(actor2) else [str(actor2)]
+        if not _is_missing(assoc_actor_2):
+            names += [n.strip() for n in str(assoc_actor_2).split(";") if n.strip()]
+        if not _is_missing(inter2):
+            key = str(inter2).strip()
+            key = key[:-2] if key.endswith(".0") else key  # numeric codes read as floats
+            rule = self.inter.get(key)
+            if rule == "state_forces":
+                if names:
+                    labels |= self._state_force(names[0], None if _is_missing(country) else country)
+            elif rule:
+                labels |= set(rule)
+        for name in names:
+            for pattern, label in self.name_rules:
+                if pattern.search(name):
+                    labels.add(label)
+        return sorted(labels)
+
+
+class GtdMapping:
+    def __init__(self, spec: dict):
+        self.attack_types = spec.get("attack_types") or {}
+        armed = spec.get("armed_assault_on_armed") or {}
+        self.armed_event = armed.get("event")
+        self.armed_targets = set(armed.get("target_types") or [])
+        self.suicide = spec.get("suicide")
+        self.drone_detail = re.compile(spec["drone_detail"]) if spec.get("drone_detail") else None
+        self.drone = spec.get("drone")
+        self.weapon_types = spec.get("weapon_types") or {}
+        self.weapon_subtypes = spec.get("weapon_subtypes") or {}
+        self.target_types = spec.get("target_types") or {}
+        self.foreign = set(spec.get("foreign_if_nationality_differs") or [])
+        self.clean = _clean_rules(spec)
+        self._explosions = self.attack_types.get("Bombing/Explosion")
+
+    def event(self, attack_type: Any, target_type: Any = None, suicide: Any = None,
+              weapon_type: Any = None, weapon_subtype: Any = None, weapon_detail: Any = None) -> str | None:
+        if _is_missing(attack_type):
+            return None
+        attack_type = str(attack_type).strip()
+        if attack_type not in self.attack_types:
+            raise TaxonomyError(f"GTD attack type {attack_type!r} is not in gtd.yaml attack_types")
+        label = self.attack_types[attack_type]
+        if attack_type == "Armed Assault" and str(target_type).strip() in self.armed_targets:
+            return self.armed_event
+        if label != self._explosions or label is None:
+            return label
+        if not _is_missing(suicide) and str(suicide).strip() in ("1", "1.0", "True"):
+            return self.suicide
+        if self.drone_detail and not _is_missing(weapon_detail) and self.drone_detail.search(str(weapon_detail)):
+            return self.drone
+        if not _is_missing(weapon_type) and str(weapon_type).strip() in self.weapon_types:
+            return self.weapon_types[str(weapon_type).strip()]
+        if not _is_missing(weapon_subtype) and str(weapon_subtype).strip() in self.weapon_subtypes:
+            return self.weapon_subtypes[str(weapon_subtype).strip()]
+        return label
+
+    def targets(self, target_types: list[Any], nationalities: list[Any] | None = None,
+                country: Any = None) -> list[str] | None:
+        nationalities = nationalities or [None] * len(target_types)
+        pairs = [(str(t).strip(), n) for t, n in zip(target_types, nationalities) if not _is_missing(t)]
+        for ttype, _ in pairs:
+            if ttype not in self.target_types:
+                raise TaxonomyError(f"GTD target type {ttype!r} is not in gtd.yaml target_types")
+        # a type mapped to null (Unknown) says nothing about the target
+        pairs = [(t, n) for t, n in pairs if self.target_types[t] is not None]
+        if not pairs:
+            return None
+        labels: set[str] = set()
+        for ttype, nat in pairs:
+            mapped = set(self.target_types[ttype])
+            labels |= mapped
+            if (mapped & self.foreign and not _is_missing(nat) and not _is_missing(country)
+                    and str(nat).strip() != str(country).strip()):
+                labels.add("foreign_forces")
+        return sorted(labels)

@@ -1,0 +1,114 @@
+"""Training, top to bottom: read -> split -> label spaces -> validate -> fit -> evaluate -> write."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .baseline import TfidfModel
+from .card import render_card
+from .config import Config, dump_config
+from .data import fingerprint, read_data
+from .evaluate import compute_metrics, summary_lines, write_plots
+from .labels import LabelSpace, build_space
+from .modeldir import library_versions, staging, write_manifest
+from .split import assign_split
+from .validation import Report, validate
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    df: pd.DataFrame  # validated rows, with a `fold` column
+    spaces: dict[str, LabelSpace]
+    report: Report
+
+
+def prepare(cfg: Config, log: Log, spaces: dict[str, LabelSpace] | None = None) -> Prepared:
+    """Read and split the data; build label spaces from the training side (or reuse a
+    model's); validate. Evaluation passes the model's spaces so labels line up."""
+    df = read_data(cfg.data, cfg.tasks, log)
+    df["fold"] = assign_split(df, cfg.split)
+    if spaces is None:
+        train_side = df[df["fold"] != "test"]
+        spaces = {t.name: build_space(t, train_side[t.source].tolist()) for t in cfg.tasks}
+    df, report = validate(df, cfg.tasks, spaces)
+    log(report.format())
+    return Prepared(df, spaces, report)
+
+
+def encode(df: pd.DataFrame, cfg: Config, spaces: dict[str, LabelSpace]) -> dict[str, dict[str, np.ndarray]]:
+    return {t.name: spaces[t.name].encode(df[t.source].tolist()) for t in cfg.tasks}
+
+
+def train(cfg: Config, out: Path, log: Log = print) -> Path:
+    t0 = time.perf_counter()
+    prep = prepare(cfg, log)
+    df, spaces = prep.df, prep.spaces
+    fit_rows = df[df["fold"] != "test"]  # the baseline has nothing to tune, so it also learns from val
+    test_rows = df[df["fold"] == "test"]
+    if fit_rows.empty:
+        raise ValueError("no training rows left after validation; see the findings above")
+    log(f"fitting {cfg.model.kind} on {len(fit_rows):,} rows ({(df['fold'] == 'val').sum():,} of them validation)")
+    model = TfidfModel(cfg.model.tfidf, spaces).fit(fit_rows["text"].tolist(), encode(fit_rows, cfg, spaces),
+                                                    seed=cfg.train.seed, log=log)
+    fit_seconds = time.perf_counter() - t0
+    log(f"evaluating on {len(test_rows):,} test rows")
+    gold = encode(test_rows, cfg, spaces)
+    proba = model.predict_proba(test_rows["text"].tolist()) if len(test_rows) else None
+    tasks = compute_metrics(spaces, gold, proba) if proba is not None else {t: {"n": 0} for t in spaces}
+    metrics = {"tasks": tasks,
+               "split": {"method": cfg.split.method, "n_train": int((df["fold"] == "train").sum()),
+                         "n_val": int((df["fold"] == "val").sum()), "n_test": len(test_rows),
+                         "data": cfg.data.paths, "format": cfg.data.format},
+               "n_train": len(fit_rows), "n_test": len(test_rows),
+               "train_seconds": round(fit_seconds, 1)}
+    for line in summary_lines(tasks):
+        log(line)
+
+    with staging(out) as tmp:
+        model.save(tmp)
+        (tmp / "config.yaml").write_text(dump_config(cfg))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+        plots = write_plots(tmp, spaces, gold, proba, tasks) if cfg.eval.plots and proba is not None else []
+        manifest = {"kind": cfg.model.kind, "name": out.name, "parent": None,
+                    "tasks": [s.to_dict() for s in spaces.values()],
+                    "data": {"format": cfg.data.format, "files": fingerprint(cfg.data.paths),
+                             "n_rows": prep.report.n_rows, "validation": prep.report.to_dict()}}
+        card_manifest = {**manifest, "versions": library_versions()}
+        (tmp / "README.md").write_text(render_card(out.name, card_manifest, metrics, plots))
+        write_manifest(tmp, manifest)
+    log(f"model written to {out} in {time.perf_counter() - t0:.1f}s")
+    return out
+
+
+def evaluate(model_path: Path, data: list[str] | None, data_format: str | None, split: str,
+             log: Log = print) -> dict:
+    """Score a saved model on data read with the model's own config (taxonomy, split rule)."""
+    from .modeldir import load
+
+    predictor = load(model_path)
+    cfg = predictor.config
+    if data:
+        cfg.data.paths = [str(Path(p).resolve()) for p in data]
+    if data_format:
+        cfg.data.format = data_format
+    cfg.data.max_rows = None
+    prep = prepare(cfg, log, spaces=predictor.spaces)
+    rows = prep.df if split == "all" else prep.df[prep.df["fold"] == "test"]
+    if rows.empty:
+        raise ValueError(f"no rows in split {split!r} of {cfg.data.paths}")
+    log(f"evaluating {model_path} on {len(rows):,} rows ({split})")
+    proba = predictor.predict_proba(rows["text"].tolist())
+    tasks = compute_metrics(predictor.spaces, encode(rows, cfg, predictor.spaces), proba)
+    for line in summary_lines(tasks):
+        log(line)
+    return {"tasks": tasks, "split": {"method": cfg.split.method, "which": split, "data": cfg.data.paths,
+                                      "format": cfg.data.format},
+            "n_test": len(rows), "model": str(model_path), "validation": prep.report.to_dict()}
