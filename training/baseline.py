@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import skops.io as sio
+from joblib import Parallel, delayed
+from tqdm import tqdm
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
@@ -84,22 +86,33 @@ class TfidfModel:
         self.features = self._vectorizer()
         X = sp.csr_matrix(self.features.fit_transform(texts))
         log(f"features: {X.shape[1]:,} n-grams over {X.shape[0]:,} texts")
+        jobs = []  # (task, head key, rows, y, n_labels): independent fits, run in parallel
         for name, space in self.spaces.items():
-            g, heads = gold[name], {}
+            g = gold[name]
             if space.type == "multi":
                 rows = np.flatnonzero(g["mask"])
-                heads["labels"] = [_Head(2).fit(X[rows], g["y"][rows, j].astype(np.int64), self.cfg, seed)
-                                   for j in range(len(space.labels))]
+                jobs += [(name, j, rows, g["y"][rows, j].astype(np.int64), 2) for j in range(len(space.labels))]
                 log(f"  {name}: {len(space.labels)} binary classifiers on {len(rows):,} rows")
+                continue
+            if space.hierarchical:
+                crow = np.flatnonzero(g["coarse"] >= 0)
+                jobs.append((name, "coarse", crow, g["coarse"][crow], len(space.coarse)))
+                log(f"  {name} (coarse): {len(space.coarse)} labels on {len(crow):,} rows")
+            rows = np.flatnonzero(g["fine"] >= 0)
+            jobs.append((name, "fine", rows, g["fine"][rows], len(space.labels)))
+            log(f"  {name}: {len(space.labels)} labels on {len(rows):,} rows")
+        # the largest fits first, so the pool is not left waiting on one long job at the end
+        jobs.sort(key=lambda j: -len(j[2]) * j[4])
+        results = Parallel(n_jobs=self.cfg.n_jobs, return_as="generator")(
+            delayed(_Head(n).fit)(X[rows], y, self.cfg, seed) for _, _, rows, y, n in jobs)
+        heads = list(tqdm(results, total=len(jobs), desc="fitting classifiers", unit="clf", mininterval=2))
+        self.heads = {name: ({"labels": [None] * len(space.labels)} if space.type == "multi" else {})
+                      for name, space in self.spaces.items()}
+        for (name, key, *_), head in zip(jobs, heads):
+            if isinstance(key, int):
+                self.heads[name]["labels"][key] = head
             else:
-                rows = np.flatnonzero(g["fine"] >= 0)
-                if space.hierarchical:
-                    crow = np.flatnonzero(g["coarse"] >= 0)
-                    heads["coarse"] = _Head(len(space.coarse)).fit(X[crow], g["coarse"][crow], self.cfg, seed)
-                    log(f"  {name} (coarse): {len(space.coarse)} labels on {len(crow):,} rows")
-                heads["fine"] = _Head(len(space.labels)).fit(X[rows], g["fine"][rows], self.cfg, seed)
-                log(f"  {name}: {len(space.labels)} labels on {len(rows):,} rows")
-            self.heads[name] = heads
+                self.heads[name][key] = head
         return self
 
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:

@@ -68,6 +68,7 @@ class TfidfConfig:
     C: float = 10.0
     class_weight: Literal["balanced", "none"] = "balanced"
     max_iter: int = 2000
+    n_jobs: int = 2  # heads fitted in parallel (processes); -1 = all cores
 
 
 @dataclass
@@ -245,6 +246,8 @@ def _check(cfg: Config) -> None:
             raise ConfigError(f"split.{name}: expected a fraction in [0, 1), found {v}")
     if s.method == "temporal" and not s.cutoff:
         raise ConfigError("split.cutoff: a temporal split needs a cutoff date (YYYY-MM-DD)")
+    if cfg.model.tfidf.n_jobs == 0 or cfg.model.tfidf.n_jobs < -1:
+        raise ConfigError(f"model.tfidf.n_jobs: expected a positive number or -1, found {cfg.model.tfidf.n_jobs}")
     lo, hi = cfg.model.tfidf.word_ngrams, cfg.model.tfidf.char_ngrams
     for name, rng in (("word_ngrams", lo), ("char_ngrams", hi)):
         if len(rng) != 2 or rng[0] < 1 or rng[0] > rng[1]:
