@@ -85,6 +85,10 @@ class TfidfModel:
             log=lambda m: None) -> "TfidfModel":
         self.features = self._vectorizer()
         X = sp.csr_matrix(self.features.fit_transform(texts))
+        for _, vec in self.features.transformer_list:
+            # numpy int64 values make skops write one array per n-gram (minutes for 200k);
+            # plain ints are stored as one dict
+            vec.vocabulary_ = {term: int(i) for term, i in vec.vocabulary_.items()}
         log(f"features: {X.shape[1]:,} n-grams over {X.shape[0]:,} texts")
         jobs = []  # (task, head key, rows, y, n_labels): independent fits, run in parallel
         for name, space in self.spaces.items():
