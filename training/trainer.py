@@ -1,0 +1,159 @@
+"""Fine-tuning loop for the multi-task transformer, top to bottom.
+
+A plain torch loop rather than transformers' Trainer: the batches carry one gold array per
+task with -1 / mask for rows that lack it, the loss is masked per task, and the early
+stopping metric is the tasks' mean macro-F1 — each of which the Trainer would need
+overriding for. Dynamic padding, length-grouped batches, bf16 autocast on CPU, warmup +
+linear decay, early stopping on validation, and a wall-clock budget."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .evaluate import compute_metrics
+from .labels import LabelSpace
+from .losses import multitask_loss
+from .transformer import TransformerBackend
+
+Log = Callable[[str], None]
+
+
+def class_weights(space: LabelSpace, fine: np.ndarray, how: str) -> torch.Tensor | None:
+    """Per-class loss weights for a single-label task: (n / count)^0.5, mean 1 over rows."""
+    if how == "none" or space.type != "single":
+        return None
+    counts = np.bincount(fine[fine >= 0], minlength=len(space.labels)).astype(np.float64)
+    w = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** 0.5, 0.0)
+    w /= (w[fine[fine >= 0]].mean() if (fine >= 0).any() else 1.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffle, sort by length inside mega-batches of 50 batches, then shuffle the batches:
+    random order, little padding."""
+    order = rng.permutation(len(lengths))
+    mega = batch_size * 50
+    batches = []
+    for start in range(0, len(order), mega):
+        chunk = order[start:start + mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(ids: list[list[int]], idx: np.ndarray, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(ids[i]) for i in idx)
+    input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    for row, i in enumerate(idx):
+        input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+        mask[row, :len(ids[i])] = 1
+    return input_ids, mask
+
+
+def _gold_batch(gold: dict[str, dict[str, np.ndarray]], idx: np.ndarray) -> dict[str, dict[str, torch.Tensor]]:
+    return {task: {k: torch.as_tensor(v[idx]) for k, v in g.items()} for task, g in gold.items()}
+
+
+def val_score(metrics: dict) -> float:
+    """Early-stopping metric: the mean over tasks of macro-F1 (the fine level for event_type)."""
+    scores = [m["macro_f1"] for m in metrics.values() if m.get("n")]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: list[str], val_gold: dict,
+        cfg: TrainConfig, log: Log) -> dict:
+    spaces: dict[str, LabelSpace] = backend.spaces
+    model, tok = backend.model, backend.tokenizer
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    # training reads the first window of each text; prediction reads all of them
+    ids = tok(texts, truncation=True, max_length=backend.cfg.max_length)["input_ids"]
+    lengths = np.array([len(x) for x in ids])
+    weights = {name: class_weights(space, gold[name].get("fine", np.zeros(0, int)), cfg.class_weighting)
+               for name, space in spaces.items()}
+    steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    total = max(1, int(steps_per_epoch * cfg.epochs))
+    warmup = int(total * cfg.warmup_ratio)
+    groups = []
+    for part, lr in ((model.encoder, cfg.lr), (model.heads, cfg.head_lr or cfg.lr)):
+        params = list(part.parameters())
+        groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay, "lr": lr},
+                   {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": lr}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    log(f"training {total:,} steps ({cfg.epochs} epochs of {steps_per_epoch:,} batches of {cfg.batch_size}), "
+        f"bf16 autocast {'on' if cfg.bf16 else 'off'}, class weighting {cfg.class_weighting}")
+
+    best, best_state, history, bad, step = -1.0, None, [], 0, 0
+    start = time.perf_counter()
+    stop = None
+
+    def evaluate_now() -> None:
+        nonlocal best, best_state, bad, stop
+        if not val_texts:
+            best_state = copy.deepcopy(model.state_dict())
+            return
+        model.eval()
+        metrics = compute_metrics(spaces, val_gold, backend.predict_proba(val_texts))
+        model.train()
+        score = val_score(metrics)
+        history.append({"step": step, "epoch": round(step / steps_per_epoch, 2), "val_score": round(score, 4),
+                        "seconds": round(time.perf_counter() - start, 1)})
+        log(f"  step {step:,} (epoch {step / steps_per_epoch:.2f}): validation mean macro-F1 {score:.4f}"
+            + (" (best)" if score > best else ""))
+        if score > best:
+            best, bad = score, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                stop = f"no improvement in {cfg.patience} evaluations"
+
+    model.train()
+    running, seen = 0.0, 0
+    while step < total and stop is None:
+        for idx in length_grouped_batches(lengths, cfg.batch_size, rng):
+            input_ids, mask = _collate(ids, idx, tok.pad_token_id)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(input_ids, mask)
+            loss = multitask_loss(logits, _gold_batch(gold, idx), spaces, weights)
+            step += 1
+            if loss is not None:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                running, seen = running + loss.item(), seen + 1
+            opt.zero_grad(set_to_none=True)
+            sched.step()
+            if step % cfg.log_every == 0:
+                elapsed = time.perf_counter() - start
+                log(f"  step {step:,}/{total:,} loss {running / max(seen, 1):.4f} "
+                    f"{step * cfg.batch_size / elapsed:.1f} examples/s, {elapsed / 60:.1f} min")
+                running, seen = 0.0, 0
+            if cfg.max_minutes and time.perf_counter() - start > cfg.max_minutes * 60:
+                stop = f"time budget of {cfg.max_minutes} minutes reached"
+            if step % cfg.eval_every == 0 or step >= total or stop:
+                evaluate_now()
+            if step >= total or stop:
+                break
+    if best_state is None:
+        evaluate_now()
+    model.load_state_dict(best_state)
+    model.eval()
+    seconds = time.perf_counter() - start
+    log(f"training stopped after {step:,} steps ({stop or 'all epochs done'}), {seconds / 60:.1f} min; "
+        f"best validation mean macro-F1 {best:.4f}")
+    return {"steps": step, "epochs": round(step / steps_per_epoch, 2), "stopped": stop or "all epochs done",
+            "seconds": round(seconds, 1), "examples_per_second": round(step * cfg.batch_size / seconds, 1),
+            "best_val_score": round(best, 4), "history": history}
