@@ -55,6 +55,38 @@ def _predict(args) -> None:
     print(json.dumps({"model": predictor.manifest.get("name"), **result}, indent=2, ensure_ascii=False))
 
 
+def _models_import(args) -> None:
+    from serving.store import import_model
+
+    print(import_model(args.model_dir, name=args.name))
+
+
+def _models_list(args) -> None:
+    from serving.store import list_models
+
+    models = list_models(args.name)
+    if not models:
+        _log(f"no models named {args.name!r} in the store ({os.environ.get('BENTOML_HOME', '~/bentoml')})")
+    for m in models:
+        scores = " ".join(f"{t}={v:.3f}" for t, v in m["metadata"].get("macro_f1", {}).items() if v is not None)
+        print(f"{m['tag']}  {m['created']}  {m['labels'].get('kind', '?'):<11} "
+              f"parent={m['labels'].get('parent') or '-'}  macro-F1 {scores}")
+
+
+def _serve(args) -> None:
+    from serving.store import NAME, find, import_model
+
+    tag = args.model or f"{NAME}:latest"
+    if Path(tag).is_dir():  # a model directory: import it once, then serve that version
+        tag = find(tag) or import_model(tag)
+        _log(f"serving model directory {args.model} as {tag}")
+    env = {**os.environ, "SECNEWS_MODEL": tag, "BENTOML_DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.service:SecNews", "--host", args.host,
+           "--port", str(args.port)]
+    _log(f"POST http://{args.host}:{args.port}/classify  (GET /metadata, /livez, /readyz, /metrics; docs at /)")
+    os.execvpe(cmd[0], cmd, env)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="secnews", description="Label security news with event type, target and actor.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -81,11 +113,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="model directory")
     r.add_argument("text", help="the article text, or '-' to read it from stdin")
     r.set_defaults(func=_predict)
+
+    m = sub.add_parser("models", help="the BentoML model store (BENTOML_HOME, default ~/bentoml)")
+    msub = m.add_subparsers(dest="models_command", required=True)
+    mi = msub.add_parser("import", help="add a model directory as a new version; prints its tag")
+    mi.add_argument("model_dir")
+    mi.add_argument("--name", default="secnews")
+    mi.set_defaults(func=_models_import)
+    ml = msub.add_parser("list", help="versions, newest first, with kind, parent and macro-F1")
+    ml.add_argument("--name", default="secnews")
+    ml.set_defaults(func=_models_list)
+
+    v = sub.add_parser("serve", help="serve a model over HTTP (BentoML)")
+    v.add_argument("model", nargs="?", help="store tag (default secnews:latest) or a model directory")
+    v.add_argument("--port", type=int, default=3000)
+    v.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback only)")
+    v.set_defaults(func=_serve)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     args = build_parser().parse_args(argv)
     from training.config import ConfigError
     from training.data import DataError
@@ -95,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (ConfigError, DataError, ModelDirError, TaxonomyError, ValueError, FileNotFoundError) as e:
+        print(f"secnews {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # the store's own errors (e.g. bentoml.exceptions.NotFound)
+        if type(e).__module__.split(".")[0] != "bentoml":
+            raise
         print(f"secnews {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,36 @@
+"""Service settings: one small YAML file, validated like the training config."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from training.config import ConfigError, _build
+
+DEFAULT = Path(__file__).resolve().parents[1] / "configs" / "serve.yaml"
+
+
+@dataclass
+class ServeConfig:
+    max_articles: int = 64
+    max_text_chars: int = 100_000
+    max_title_chars: int = 1_000
+    max_id_chars: int = 200
+    max_batch_size: int = 128
+    max_latency_ms: int = 2_000
+    timeout_s: int = 120
+
+
+def load_serve_config(path: str | Path | None = None) -> ServeConfig:
+    path = Path(path or os.environ.get("SECNEWS_SERVE_CONFIG") or DEFAULT)
+    raw = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    try:
+        cfg = _build(ServeConfig, raw or {}, "")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    for name, value in vars(cfg).items():
+        if value < 1:
+            raise ConfigError(f"{path}: {name} must be at least 1, found {value}")
+    return cfg

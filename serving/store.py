@@ -1,0 +1,57 @@
+"""The BentoML model store: import a model directory, list versions, find one again."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+NAME = "secnews"
+
+
+def _summary(model_dir: Path) -> tuple[dict, dict]:
+    from training.modeldir import read_manifest, sha256
+
+    manifest = read_manifest(model_dir)  # verifies every file's hash first
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    macro = {t: m.get("macro_f1") for t, m in metrics["tasks"].items()}
+    labels = {"kind": manifest["kind"], "model_name": manifest["name"], "parent": str(manifest.get("parent") or "")}
+    metadata = {"manifest_sha256": sha256(model_dir / "manifest.json"), "source": str(model_dir.resolve()),
+                "created": manifest["created"], "macro_f1": macro,
+                "tasks": {t["name"]: {"type": t["type"], "labels": t["labels"]} for t in manifest["tasks"]}}
+    return labels, metadata
+
+
+def import_model(model_dir: str | Path, name: str = NAME) -> str:
+    """Copy a model directory into the store as a new version of `name`; returns its tag."""
+    import bentoml
+
+    model_dir = Path(model_dir)
+    labels, metadata = _summary(model_dir)
+    with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
+        shutil.copytree(model_dir, model.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("evaluations"))
+    return str(model.tag)
+
+
+def find(model_dir: str | Path, name: str = NAME) -> str | None:
+    """The tag of an earlier import of this exact model directory, if any."""
+    from training.modeldir import sha256
+
+    digest = sha256(Path(model_dir) / "manifest.json")
+    for m in list_models(name):
+        if m["metadata"].get("manifest_sha256") == digest:
+            return m["tag"]
+    return None
+
+
+def list_models(name: str = NAME) -> list[dict]:
+    import bentoml
+
+    out = []
+    for m in bentoml.models.list(name):
+        info = m.info
+        out.append({"tag": str(m.tag), "created": info.creation_time.isoformat(timespec="seconds"),
+                    "labels": dict(info.labels), "metadata": dict(info.metadata), "path": m.path})
+    return sorted(out, key=lambda m: m["created"], reverse=True)

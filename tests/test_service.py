@@ -1,0 +1,159 @@
+"""The BentoML service as an integrator meets it: a real `bentoml serve` (through
+`secnews serve`) on 127.0.0.1, its own BENTOML_HOME, called over HTTP."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from training import load
+
+from .conftest import ROOT
+
+ARTICLE = ("Two rockets struck a base south of Baghdad that hosts coalition trainers. Nobody was hurt. "
+           "Officials blamed Kataeb Hezbollah, an Iran-backed militia.")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, path: str, body=None, raw: bytes | None = None, timeout: float = 60):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url + path, data=data, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, _decode(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, _decode(e.read())
+
+
+def _decode(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:  # /readyz, /metrics: plain text
+        return raw.decode()
+
+
+def secnews(env, *args):
+    return subprocess.run([sys.executable, "-m", "serving.cli", *map(str, args)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def server(smoke_model, tmp_path_factory):
+    home = tmp_path_factory.mktemp("bentoml_home")
+    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1"}
+    imported = secnews(env, "models", "import", smoke_model)
+    assert imported.returncode == 0, imported.stderr
+    tag = imported.stdout.strip()
+    port = free_port()
+    log = open(home / "serve.log", "w")
+    # a model directory: `serve` finds the version imported above instead of adding another
+    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", str(smoke_model), "--port", str(port)],
+                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    polls, first_ready = [], None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            status, _ = call(url, "/readyz", timeout=5)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            status = None
+        polls.append(status)
+        if status == 200:
+            # ready must mean the model answers, not just that the process is up
+            first_ready = call(url, "/classify", {"articles": [{"text": ARTICLE}]})[0]
+            break
+        assert proc.poll() is None, (home / "serve.log").read_text()[-3000:]
+        time.sleep(0.3)
+    else:
+        pytest.fail("service not ready in 120 s: " + (home / "serve.log").read_text()[-3000:])
+    yield {"url": url, "tag": tag, "env": env, "polls": polls, "first_ready": first_ready, "model": smoke_model}
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def test_ready_only_with_the_model_loaded(server):
+    assert server["polls"][0] != 200  # not ready at start
+    assert server["first_ready"] == 200
+
+
+def test_serve_reuses_the_imported_version(server):
+    listed = secnews(server["env"], "models", "list")
+    assert listed.returncode == 0 and listed.stdout.count("secnews:") == 1 and server["tag"] in listed.stdout
+    assert "tfidf" in listed.stdout and "macro-F1 event_type=" in listed.stdout
+
+
+def test_classify_returns_every_task_with_evidence_and_tag(server):
+    status, body = call(server["url"], "/classify", {"articles": [{"id": "a1", "text": ARTICLE},
+                                                                  {"title": "Sit-in", "text": "Nurses held a sit-in."}]})
+    assert status == 200 and [r["id"] for r in body] == ["a1", None]
+    expected = load(server["model"]).predict([ARTICLE, "Sit-in\n\nNurses held a sit-in."])
+    for got, want in zip(body, expected):
+        assert got["model"] == server["tag"]
+        assert {k: v for k, v in got.items() if k not in ("id", "model")} == json.loads(json.dumps(want))
+    assert body[0]["event_type"]["evidence"] and body[0]["event_type"]["parent"]
+
+
+def test_concurrent_requests_are_batched_and_match_single_calls(server):
+    texts = [json.loads(line)["text"] for line in (ROOT / "datasets/starter/reports_unrest.jsonl").read_text().splitlines()[:24]]
+    single = [call(server["url"], "/classify", {"articles": [{"id": str(i), "text": t}]})[1][0] for i, t in enumerate(texts)]
+    with ThreadPoolExecutor(24) as pool:
+        for _ in range(3):
+            burst = list(pool.map(lambda it: call(server["url"], "/classify", {"articles": [{"id": str(it[0]), "text": it[1]}]}),
+                                  enumerate(texts)))
+            assert all(status == 200 for status, _ in burst)
+            assert [b[0] for _, b in burst] == single
+    metrics = call(server["url"], "/metrics")[1]
+    count = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("bentoml_service_adaptive_batch_size_count"))
+    total = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("bentoml_service_adaptive_batch_size_sum"))
+    assert count > 0 and total > count  # some model calls carried more than one request
+
+
+@pytest.mark.parametrize("body,field,says", [
+    ({"articles": [{"title": "no text"}]}, ["articles", 0, "text"], "Field required"),
+    ({"articles": [{"text": ""}]}, ["articles", 0, "text"], "at least 1 character"),
+    ({"articles": [{"text": "   "}]}, ["articles", 0, "text"], "blank"),
+    ({"articles": [{"text": 42}]}, ["articles", 0, "text"], "valid string"),
+    ({"articles": [{"text": "ok", "id": 7}]}, ["articles", 0, "id"], "valid string"),
+    ({"articles": "one article"}, ["articles"], "valid array"),
+    ({"articles": []}, ["articles"], "at least 1 item"),
+    ({"articles": [{"text": "x"}] * 65}, ["articles"], "at most 64 items"),
+    ({"articles": [{"text": "x" * 100_001}]}, ["articles", 0, "text"], "at most 100000 characters"),
+    ({"articles": [{"text": "ok", "colour": "red"}]}, ["articles", 0, "colour"], "Extra inputs"),
+    ({"article": [{"text": "ok"}]}, ["articles"], "Field required"),
+])
+def test_bad_input_is_a_400_naming_field_and_limit(server, body, field, says):
+    status, answer = call(server["url"], "/classify", body)
+    assert status == 400
+    (detail,) = answer["detail"]
+    assert detail["loc"] == field and says in detail["msg"]
+
+
+def test_broken_json_and_the_service_stays_up(server):
+    status, answer = call(server["url"], "/classify", raw=b'{"articles": [')
+    assert status == 400 and "Invalid JSON" in answer["detail"][0]["msg"]
+    assert call(server["url"], "/livez")[0] == 200
+    assert call(server["url"], "/classify", {"articles": [{"text": ARTICLE}]})[0] == 200
+
+
+def test_metadata_health_and_metrics(server):
+    status, meta = call(server["url"], "/metadata")
+    assert status == 200 and meta["model"] == server["tag"] and meta["kind"] == "tfidf"
+    tasks = {t["name"]: t for t in meta["tasks"]}
+    assert set(tasks) == {"event_type", "target", "actor"} and len(tasks["event_type"]["labels"]) == 25
+    assert tasks["event_type"]["parents"]["Grenade"] == "Explosions/Remote violence"
+    assert meta["metrics"]["event_type"]["macro_f1"] > 0 and meta["limits"]["max_articles"] == 64
+    for path in ("/livez", "/readyz"):
+        assert call(server["url"], path)[0] == 200
+    assert "bentoml_service_request_total" in call(server["url"], "/metrics")[1]
