@@ -79,6 +79,7 @@ class TransformerConfig:
     dropout: float = 0.1
     batch_size: int = 64  # windows per forward pass at prediction
     bf16_inference: bool = False  # bf16 autocast when predicting (CPUs with AVX-512 bf16)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a CUDA GPU when one is present
 
 
 @dataclass

@@ -19,14 +19,14 @@ def task_loss(logits: torch.Tensor, gold: dict[str, torch.Tensor], space: LabelS
     rows = fine >= 0
     parts, count = [], 0
     if rows.any():
-        w = weight[fine[rows]] if weight is not None else torch.ones(int(rows.sum()))
+        w = weight[fine[rows]] if weight is not None else torch.ones(int(rows.sum()), device=logits.device)
         parts.append((F.cross_entropy(logits[rows], fine[rows], reduction="none") * w).sum())
         count += int(rows.sum())
     if space.hierarchical:
         # a coarse-only row trains the parent's marginal, log sum_{c in parent} p(c): no sub-type is guessed
         coarse_only = (fine < 0) & (gold["coarse"] >= 0)
         if coarse_only.any():
-            member = torch.as_tensor(space.coarse_matrix())  # (n_fine, n_coarse)
+            member = torch.as_tensor(space.coarse_matrix(), device=logits.device)  # (n_fine, n_coarse)
             logp = F.log_softmax(logits[coarse_only], dim=-1)
             log_parent = torch.logsumexp(logp.unsqueeze(2) + torch.log(member).unsqueeze(0), dim=1)
             parts.append(F.nll_loss(log_parent, gold["coarse"][coarse_only], reduction="sum"))

@@ -19,7 +19,7 @@ from .config import TrainConfig
 from .evaluate import compute_metrics
 from .labels import LabelSpace
 from .losses import multitask_loss
-from .transformer import TransformerBackend
+from .transformer import TransformerBackend, pad_batch
 
 Log = Callable[[str], None]
 
@@ -48,18 +48,9 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
     return batches
 
 
-def _collate(ids: list[list[int]], idx: np.ndarray, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(ids[i]) for i in idx)
-    input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(idx), width), dtype=torch.long)
-    for row, i in enumerate(idx):
-        input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-        mask[row, :len(ids[i])] = 1
-    return input_ids, mask
-
-
-def _gold_batch(gold: dict[str, dict[str, np.ndarray]], idx: np.ndarray) -> dict[str, dict[str, torch.Tensor]]:
-    return {task: {k: torch.as_tensor(v[idx]) for k, v in g.items()} for task, g in gold.items()}
+def _gold_batch(gold: dict[str, dict[str, np.ndarray]], idx: np.ndarray,
+                device: torch.device | str = "cpu") -> dict[str, dict[str, torch.Tensor]]:
+    return {task: {k: torch.as_tensor(v[idx]).to(device) for k, v in g.items()} for task, g in gold.items()}
 
 
 def val_score(metrics: dict) -> float:
@@ -79,8 +70,10 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     # training reads the first window of each text; prediction reads all of them
     ids = tok(texts, truncation=True, max_length=backend.cfg.max_length)["input_ids"]
     lengths = np.array([len(x) for x in ids])
+    device = backend.device
     weights = {name: class_weights(space, gold[name].get("fine", np.zeros(0, int)), cfg.class_weighting)
                for name, space in spaces.items()}
+    weights = {name: w.to(device) if w is not None else None for name, w in weights.items()}
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     total = max(1, int(steps_per_epoch * cfg.epochs))
     warmup = int(total * cfg.warmup_ratio)
@@ -93,7 +86,7 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
     log(f"training {total:,} steps ({cfg.epochs} epochs of {steps_per_epoch:,} batches of {cfg.batch_size}), "
-        f"bf16 autocast {'on' if cfg.bf16 else 'off'}, class weighting {cfg.class_weighting}")
+        f"on {device.type}, bf16 autocast {'on' if cfg.bf16 else 'off'}, class weighting {cfg.class_weighting}")
 
     best, best_state, history, bad, step = -1.0, None, [], 0, 0
     start = time.perf_counter()
@@ -124,10 +117,10 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     running, seen = 0.0, 0
     while step < total and stop is None:
         for idx in length_grouped_batches(lengths, cfg.batch_size, rng):
-            input_ids, mask = _collate(ids, idx, tok.pad_token_id)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = model(input_ids, mask)
-            loss = multitask_loss(logits, _gold_batch(gold, idx), spaces, weights)
+            input_ids, mask = pad_batch(ids, idx, tok.pad_token_id)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(input_ids.to(device), mask.to(device))
+            loss = multitask_loss(logits, _gold_batch(gold, idx, device), spaces, weights)
             step += 1
             if loss is not None:
                 loss.backward()

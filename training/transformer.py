@@ -51,8 +51,16 @@ class MultiTaskModel(nn.Module):
 
 
 def probabilities(logits: dict[str, torch.Tensor], spaces: dict[str, LabelSpace]) -> dict[str, np.ndarray]:
-    return {name: (torch.sigmoid(l) if spaces[name].type == "multi" else torch.softmax(l, -1)).numpy()
+    return {name: (torch.sigmoid(l) if spaces[name].type == "multi" else torch.softmax(l, -1)).float().cpu().numpy()
             for name, l in logits.items()}
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("model.transformer.device is 'cuda' but torch sees no CUDA GPU; use 'auto' or 'cpu'")
+    return torch.device(name)
 
 
 def aggregate(window_proba: np.ndarray, multi: bool) -> np.ndarray:
@@ -68,11 +76,23 @@ def aggregate(window_proba: np.ndarray, multi: bool) -> np.ndarray:
     return top if multi else top / top.sum()
 
 
+def pad_batch(ids: list[list[int]], idx: np.ndarray, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids of the rows `idx`, padded to the longest of them (dynamic padding), and the mask."""
+    width = max(len(ids[i]) for i in idx)
+    input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    for row, i in enumerate(idx):
+        input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+        mask[row, :len(ids[i])] = 1
+    return input_ids, mask
+
+
 class TransformerBackend:
     """Scores texts: tokenise into windows, batch windows sorted by length, aggregate."""
 
     def __init__(self, model: MultiTaskModel, tokenizer, spaces: dict[str, LabelSpace], cfg: TransformerConfig):
         self.model, self.tokenizer, self.spaces, self.cfg = model.eval(), tokenizer, spaces, cfg
+        self.device = next(model.parameters()).device
 
     def windows(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
         enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, stride=self.cfg.stride,
@@ -84,17 +104,11 @@ class TransformerBackend:
         ids, owner = self.windows([t if t.strip() else "." for t in texts])
         order = np.argsort([len(x) for x in ids], kind="stable")  # little padding per batch
         window_proba = {name: np.zeros((len(ids), len(s.labels)), np.float32) for name, s in self.spaces.items()}
-        pad = self.tokenizer.pad_token_id
         for start in range(0, len(ids), self.cfg.batch_size):
             idx = order[start:start + self.cfg.batch_size]
-            width = max(len(ids[i]) for i in idx)
-            input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-                mask[row, :len(ids[i])] = 1
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16_inference):
-                logits = self.model(input_ids, mask)
+            input_ids, mask = pad_batch(ids, idx, self.tokenizer.pad_token_id)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16_inference):
+                logits = self.model(input_ids.to(self.device), mask.to(self.device))
             for name, p in probabilities(logits, self.spaces).items():
                 window_proba[name][idx] = p
         out = {}
@@ -108,7 +122,7 @@ class TransformerBackend:
         enc_dir = folder / ENCODER_DIR
         self.model.encoder.save_pretrained(enc_dir, safe_serialization=True)
         self.tokenizer.save_pretrained(enc_dir)
-        heads = {k: v.detach().contiguous() for k, v in self.model.heads.state_dict().items()}
+        heads = {k: v.detach().cpu().contiguous() for k, v in self.model.heads.state_dict().items()}
         save_file(heads, str(folder / HEADS_FILE))
 
     @classmethod
@@ -121,7 +135,7 @@ class TransformerBackend:
         tokenizer = AutoTokenizer.from_pretrained(enc_dir)
         model = MultiTaskModel(encoder, spaces, cfg.dropout)
         model.heads.load_state_dict(load_file(str(folder / HEADS_FILE)))
-        return cls(model, tokenizer, spaces, cfg)
+        return cls(model.to(pick_device(cfg.device)), tokenizer, spaces, cfg)
 
 
 def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> TransformerBackend:
@@ -136,4 +150,5 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
     except OSError as e:
         raise ValueError(f"model.transformer.encoder {cfg.encoder!r}: cannot load it offline ({e}); "
                          "give a local folder with config.json, weights and tokenizer files") from None
-    return TransformerBackend(MultiTaskModel(encoder, spaces, cfg.dropout), tokenizer, spaces, cfg)
+    model = MultiTaskModel(encoder, spaces, cfg.dropout).to(pick_device(cfg.device))
+    return TransformerBackend(model, tokenizer, spaces, cfg)

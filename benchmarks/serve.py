@@ -1,0 +1,153 @@
+"""Serving benchmark: a served model against the same model called in-process, in one run.
+
+    python benchmarks/serve.py --model MODEL_DIR [--clients 1 8 32] [--seconds 20] [--texts N]
+
+Starts `secnews serve` on 127.0.0.1 (its own BENTOML_HOME), measures in-process
+`predict` articles/s on the same texts, then drives the server with N concurrent clients
+(one article per request; bounded by --seconds and --max-requests; loopback only) and
+prints requests/s, articles/s, p50/p95/p99 latency, errors and the ratio of served to
+in-process articles/s.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def load_texts(n: int, data_root: Path | None) -> list[str]:
+    """ACLED notes (cleaned, as the readers give them) when the shared data is there, else the starter set."""
+    from training.config import load_config
+    from training.data import read_data
+
+    cfg = load_config(ROOT / "configs" / "baseline.yaml")
+    if data_root and (data_root / "acled/acled_events.csv.gz").is_file():
+        cfg.data.paths, cfg.data.format = [str(data_root / "acled/acled_events.csv.gz")], "acled"
+    texts = [t for t in read_data(cfg.data, cfg.tasks)["text"].tolist() if t.strip()]
+    rng = np.random.default_rng(0)
+    return [texts[i] for i in rng.choice(len(texts), size=min(n, len(texts)), replace=False)]
+
+
+def in_process(model: Path, texts: list[str], batch: int) -> float:
+    from training import load
+
+    predictor = load(model)
+    predictor.predict(texts[:batch])  # warm-up
+    start = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        predictor.predict(texts[i:i + batch])
+    return len(texts) / (time.perf_counter() - start)
+
+
+def start_server(model: Path, home: Path) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"}
+    tag = subprocess.run([sys.executable, "-m", "serving.cli", "models", "import", str(model)], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", tag, "--port", str(port)], env=env,
+                            stdout=open(home / "serve.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError((home / "serve.log").read_text()[-2000:])
+        time.sleep(0.5)
+    raise RuntimeError("server not ready in 180 s")
+
+
+async def drive(url: str, texts: list[str], clients: int, seconds: float, max_requests: int) -> dict:
+    import httpx
+
+    latencies, errors, sent = [], 0, 0
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        async def worker(k: int) -> None:
+            nonlocal errors, sent
+            i = k
+            while time.perf_counter() < stop_at and sent < max_requests:
+                sent += 1
+                body = {"articles": [{"id": str(i), "text": texts[i % len(texts)]}]}
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post("/classify", json=body)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+                i += clients
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(clients)))
+        elapsed = time.perf_counter() - start
+    lat = np.array(latencies) * 1000
+    done = len(latencies) - errors
+    return {"clients": clients, "requests": len(latencies), "errors": errors, "seconds": round(elapsed, 2),
+            "requests_per_s": round(done / elapsed, 1), "articles_per_s": round(done / elapsed, 1),
+            "p50_ms": round(float(np.percentile(lat, 50)), 1), "p95_ms": round(float(np.percentile(lat, 95)), 1),
+            "p99_ms": round(float(np.percentile(lat, 99)), 1)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, type=Path, help="model directory")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    p.add_argument("--seconds", type=float, default=20.0, help="per client level")
+    p.add_argument("--max-requests", type=int, default=5000, help="per client level")
+    p.add_argument("--texts", type=int, default=512)
+    p.add_argument("--batch", type=int, default=64, help="in-process predict batch size")
+    p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "datasets")
+    p.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = p.parse_args()
+
+    texts = load_texts(args.texts, args.data_root)
+    baseline = in_process(args.model, texts, args.batch)
+    print(f"in-process predict: {baseline:.1f} articles/s ({len(texts)} texts, batches of {args.batch})")
+    home = Path(tempfile.mkdtemp(prefix="secnews-bench-"))
+    proc, url = start_server(args.model, home)
+    results = []
+    try:
+        asyncio.run(drive(url, texts, 4, 3, 50))  # warm-up
+        print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'art/s':>7} {'p50 ms':>8} "
+              f"{'p95 ms':>8} {'p99 ms':>8} {'served/in-process':>18}")
+        for c in args.clients:
+            r = asyncio.run(drive(url, texts, c, args.seconds, args.max_requests))
+            r["ratio"] = round(r["articles_per_s"] / baseline, 3)
+            results.append(r)
+            print(f"{c:>7} {r['requests']:>8} {r['errors']:>6} {r['requests_per_s']:>7} {r['articles_per_s']:>7} "
+                  f"{r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8} {r['ratio']:>18}")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    if args.out:
+        args.out.write_text(json.dumps({"in_process_articles_per_s": round(baseline, 1), "levels": results,
+                                        "model": str(args.model), "command": " ".join(sys.argv)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
