@@ -87,6 +87,14 @@ def _serve(args) -> None:
     os.execvpe(cmd[0], cmd, env)
 
 
+def _score(args) -> None:
+    from serving.score import score
+
+    score(args.inputs, args.model, Path(args.out), resume=args.resume, batch_size=args.batch_size,
+          chunk_size=args.chunk_size, log=_log)
+    print(Path(args.out) / "manifest.json")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="secnews", description="Label security news with event type, target and actor.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -123,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     ml = msub.add_parser("list", help="versions, newest first, with kind, parent and macro-F1")
     ml.add_argument("--name", default="secnews")
     ml.set_defaults(func=_models_list)
+
+    c = sub.add_parser("score", help="label an archive of articles into Parquet parts (resumable)")
+    c.add_argument("inputs", nargs="+", help=".jsonl/.csv/.parquet files (optionally .gz) or folders of .txt/.html")
+    c.add_argument("--model", required=True, help="model directory or store tag (e.g. secnews:latest)")
+    c.add_argument("--out", required=True, help="output folder: part-*.parquet, manifest.json")
+    c.add_argument("--resume", action="store_true", help="finish a job that stopped: written parts are kept")
+    c.add_argument("--batch-size", type=int, default=64, help="articles per model call")
+    c.add_argument("--chunk-size", type=int, default=2048, help="articles per Parquet part")
+    c.set_defaults(func=_score)
 
     v = sub.add_parser("serve", help="serve a model over HTTP (BentoML)")
     v.add_argument("model", nargs="?", help="store tag (default secnews:latest) or a model directory")

@@ -1,0 +1,216 @@
+"""Batch scoring of article archives, top to bottom.
+
+The input stream is cut into chunks of a fixed number of records, in a fixed order; chunk
+k becomes the Parquet part `part-<k>.parquet`, written to a temporary name and renamed.
+A part therefore exists whole or not at all, and `--resume` skips the chunks whose part
+exists: after a crash every input row ends up in exactly one part. Reading and writing
+run in their own threads, beside inference; memory holds a few chunks, whatever the
+archive's size. Each chunk is sorted by length so batches carry little padding.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from .sources import Record, count_records, iter_records
+
+JOB = "job.json"
+MANIFEST = "manifest.json"
+_DONE = object()
+
+
+def resolve_model(model: str) -> tuple[Path, str]:
+    """A model directory, or a tag in the BentoML store: (path, tag to record)."""
+    if Path(model).is_dir():
+        return Path(model), str(Path(model).resolve())
+    import bentoml
+
+    stored = bentoml.models.get(model)
+    return Path(stored.path), str(stored.tag)
+
+
+def chunks(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Record]]]:
+    chunk, k = [], 0
+    for rec in records:
+        chunk.append(rec)
+        if len(chunk) == size:
+            yield k, chunk
+            chunk, k = [], k + 1
+    if chunk:
+        yield k, chunk
+
+
+def part_name(k: int) -> str:
+    return f"part-{k:06d}.parquet"
+
+
+def rows_of(records: list[Record], answers: dict[int, dict], spaces, tag: str) -> pa.Table:
+    """One row per record: id, source, row, error, model, and per task its label(s),
+    score and uncertain flag (null where the record could not be scored)."""
+    cols: dict[str, list] = {"id": [], "source": [], "row": [], "error": [], "model": []}
+    for name, space in spaces.items():
+        cols[name] = []
+        if space.type == "single":
+            cols[f"{name}_score"] = []
+            if space.hierarchical:
+                cols[f"{name}_parent"] = []
+        cols[f"{name}_uncertain"] = []
+    for i, rec in enumerate(records):
+        cols["id"].append(rec.id)
+        cols["source"].append(rec.source)
+        cols["row"].append(rec.row)
+        cols["error"].append(rec.error)
+        cols["model"].append(tag)
+        answer = answers.get(i)
+        for name, space in spaces.items():
+            a = answer[name] if answer else None
+            if space.type == "multi":
+                cols[name].append([x["label"] for x in a["labels"]] if a else None)
+            else:
+                cols[name].append(a["label"] if a else None)
+                cols[f"{name}_score"].append(a["score"] if a else None)
+                if space.hierarchical:
+                    cols[f"{name}_parent"].append(a["parent"] if a else None)
+            cols[f"{name}_uncertain"].append(a["uncertain"] if a else None)
+    types = {name: pa.list_(pa.string()) for name, s in spaces.items() if s.type == "multi"}
+    return pa.table({c: pa.array(v, type=types.get(c)) for c, v in cols.items()})
+
+
+def _write_part(out: Path, k: int, table: pa.Table) -> None:
+    tmp = out / f".{part_name(k)}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out / part_name(k))
+
+
+def _start_job(out: Path, job: dict, resume: bool) -> set[int]:
+    """Create or check the job folder; return the chunks already written."""
+    out.mkdir(parents=True, exist_ok=True)
+    for tmp in out.glob(".part-*.tmp"):  # a part cut short by a crash
+        tmp.unlink()
+    done = {int(p.name[5:11]) for p in out.glob("part-*.parquet")}
+    if (out / JOB).exists():
+        if not resume:
+            raise ValueError(f"{out} already holds a scoring job; pass --resume to finish it, or choose another --out")
+        previous = json.loads((out / JOB).read_text())
+        for key in ("inputs", "chunk_size", "model"):
+            if previous[key] != job[key]:
+                raise ValueError(f"--resume: {key} differs from the job in {out} "
+                                 f"(was {previous[key]!r}, now {job[key]!r}); resume needs the same job")
+    elif done:
+        raise ValueError(f"{out} holds parts but no {JOB}; choose an empty --out")
+    else:
+        tmp = out / f".{JOB}.tmp"
+        tmp.write_text(json.dumps(job, indent=2))
+        os.replace(tmp, out / JOB)
+    return done
+
+
+def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_size: int = 64,
+          chunk_size: int = 2048, log: Callable[[str], None] = print) -> dict:
+    from training import load
+
+    if batch_size < 1 or chunk_size < 1:
+        raise ValueError(f"--batch-size and --chunk-size must be at least 1, found {batch_size} and {chunk_size}")
+    out = Path(out)
+    model_path, tag = resolve_model(model)
+    inputs = [str(Path(i).resolve()) for i in inputs]
+    job = {"inputs": inputs, "chunk_size": chunk_size, "model": tag}
+    done = _start_job(out, job, resume)
+    predictor = load(model_path)
+    total = count_records(inputs)
+    if done:
+        log(f"resuming: {len(done)} parts already written")
+
+    todo: queue.Queue = queue.Queue(maxsize=2)
+    written: queue.Queue = queue.Queue(maxsize=2)
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for k, chunk in chunks(iter_records(inputs), chunk_size):
+                todo.put((k, chunk))
+        except BaseException as e:  # surfaced in the main thread
+            errors.append(e)
+        finally:
+            todo.put(_DONE)
+
+    def writer() -> None:
+        try:
+            while (item := written.get()) is not _DONE:
+                _write_part(out, *item)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, daemon=True), threading.Thread(target=writer, daemon=True)]
+    for t in threads:
+        t.start()
+    start = time.perf_counter()
+    n_scored = n_bad = n_skipped = 0
+    bar = tqdm(total=total, unit="art", desc="scoring", mininterval=1, smoothing=0.1)
+    while (item := todo.get()) is not _DONE:
+        k, chunk = item
+        if k in done:
+            n_skipped += len(chunk)
+            bar.update(len(chunk))
+            continue
+        good = [i for i, r in enumerate(chunk) if r.error is None]
+        order = sorted(good, key=lambda i: len(chunk[i].text))  # similar lengths share a batch
+        answers: dict[int, dict] = {}
+        for b in range(0, len(order), batch_size):
+            idx = order[b:b + batch_size]
+            for i, answer in zip(idx, predictor.predict([chunk[i].text for i in idx], evidence=False)):
+                answers[i] = answer
+        written.put((k, rows_of(chunk, answers, predictor.spaces, tag)))
+        n_scored += len(good)
+        n_bad += len(chunk) - len(good)
+        bar.update(len(chunk))
+        bar.set_postfix(bad=n_bad)
+        if errors:
+            break
+    written.put(_DONE)
+    for t in threads:
+        t.join()
+    bar.close()
+    if errors:
+        raise errors[0]
+    seconds = time.perf_counter() - start
+    manifest = _manifest(out, job, seconds, n_scored, n_skipped)
+    log(f"scored {n_scored:,} articles in {seconds:.1f}s ({n_scored / max(seconds, 1e-9):.1f} articles/s); "
+        f"{manifest['counts']['bad']:,} bad rows; {manifest['counts']['rows']:,} rows in {len(manifest['parts'])} parts")
+    return manifest
+
+
+def _manifest(out: Path, job: dict, seconds: float, n_scored: int, n_skipped: int) -> dict:
+    """Counts and bad rows are read back from the parts, so a resumed job reports the whole."""
+    parts = sorted(out.glob("part-*.parquet"))
+    rows = bad = 0
+    bad_rows = []
+    for p in parts:
+        t = pq.read_table(p, columns=["id", "source", "row", "error"])
+        rows += t.num_rows
+        errs = t.column("error").to_pylist()
+        for i in np.flatnonzero([e is not None for e in errs]):
+            bad += 1
+            if len(bad_rows) < 1000:
+                bad_rows.append({"id": t.column("id")[i].as_py(), "source": t.column("source")[i].as_py(),
+                                 "row": t.column("row")[i].as_py(), "reason": errs[i]})
+    manifest = {**job, "parts": [p.name for p in parts],
+                "counts": {"rows": rows, "scored": rows - bad, "bad": bad,
+                           "scored_this_run": n_scored, "skipped_as_done": n_skipped},
+                "seconds_this_run": round(seconds, 1),
+                "articles_per_second_this_run": round(n_scored / max(seconds, 1e-9), 1),
+                "bad_rows": bad_rows, "bad_rows_listed": len(bad_rows)}
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, out / MANIFEST)
+    return manifest
