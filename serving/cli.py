@@ -88,10 +88,18 @@ def _serve(args) -> None:
 
 
 def _score(args) -> None:
-    from serving.score import score
+    if args.engine == "spark":
+        from serving.spark import score_spark
 
-    score(args.inputs, args.model, Path(args.out), resume=args.resume, batch_size=args.batch_size,
-          chunk_size=args.chunk_size, log=_log)
+        if args.resume:
+            raise ValueError("--resume is for the local engine; Spark retries failed tasks itself")
+        score_spark(args.inputs, args.model, Path(args.out), master=args.master, batch_size=args.batch_size,
+                    chunk_size=args.chunk_size, log=_log)
+    else:
+        from serving.score import score
+
+        score(args.inputs, args.model, Path(args.out), resume=args.resume, batch_size=args.batch_size,
+              chunk_size=args.chunk_size, log=_log)
     print(Path(args.out) / "manifest.json")
 
 
@@ -139,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--resume", action="store_true", help="finish a job that stopped: written parts are kept")
     c.add_argument("--batch-size", type=int, default=64, help="articles per model call")
     c.add_argument("--chunk-size", type=int, default=2048, help="articles per Parquet part")
+    c.add_argument("--engine", choices=["local", "spark"], default="local")
+    c.add_argument("--master", default="local[*]", help="Spark master URL (--engine spark), e.g. spark://host:7077")
     c.set_defaults(func=_score)
 
     v = sub.add_parser("serve", help="serve a model over HTTP (BentoML)")

@@ -82,8 +82,13 @@ def rows_of(records: list[Record], answers: dict[int, dict], spaces, tag: str) -
                 if space.hierarchical:
                     cols[f"{name}_parent"].append(a["parent"] if a else None)
             cols[f"{name}_uncertain"].append(a["uncertain"] if a else None)
-    types = {name: pa.list_(pa.string()) for name, s in spaces.items() if s.type == "multi"}
-    return pa.table({c: pa.array(v, type=types.get(c)) for c, v in cols.items()})
+    # explicit types: a chunk of bad rows only (all nulls), or no rows at all, keeps the schema
+    types = {"row": pa.int64()}
+    for name, space in spaces.items():
+        types[name] = pa.list_(pa.string()) if space.type == "multi" else pa.string()
+        types[f"{name}_score"] = pa.float64()
+        types[f"{name}_uncertain"] = pa.bool_()
+    return pa.table({c: pa.array(v, type=types.get(c, pa.string())) for c, v in cols.items()})
 
 
 def _write_part(out: Path, k: int, table: pa.Table) -> None:
@@ -190,7 +195,7 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
     return manifest
 
 
-def _manifest(out: Path, job: dict, seconds: float, n_scored: int, n_skipped: int) -> dict:
+def _manifest(out: Path, job: dict, seconds: float, n_scored: int | None, n_skipped: int) -> dict:
     """Counts and bad rows are read back from the parts, so a resumed job reports the whole."""
     parts = sorted(out.glob("part-*.parquet"))
     rows = bad = 0
@@ -204,6 +209,7 @@ def _manifest(out: Path, job: dict, seconds: float, n_scored: int, n_skipped: in
             if len(bad_rows) < 1000:
                 bad_rows.append({"id": t.column("id")[i].as_py(), "source": t.column("source")[i].as_py(),
                                  "row": t.column("row")[i].as_py(), "reason": errs[i]})
+    n_scored = rows - bad if n_scored is None else n_scored  # None: everything in the parts is this run's
     manifest = {**job, "parts": [p.name for p in parts],
                 "counts": {"rows": rows, "scored": rows - bad, "bad": bad,
                            "scored_this_run": n_scored, "skipped_as_done": n_skipped},
