@@ -63,7 +63,12 @@ def main_data(root: Path, out: Path, max_train: int | None, seed: int) -> Path:
     return path
 
 
-def timed_train(config: Path, data: list[str], fmt: str, out: Path, overrides: list[str]) -> tuple[dict, float]:
+def timed_train(config: Path, data: list[str], fmt: str, out: Path, overrides: list[str],
+                reuse: bool = False) -> tuple[dict, float]:
+    if reuse and (out / "metrics.json").is_file():  # a model this benchmark already trained
+        log(f"reusing {out}")
+        metrics = json.loads((out / "metrics.json").read_text())
+        return metrics, metrics["train_seconds"]
     cfg = load_config(config, overrides=overrides, data_paths=data, data_format=fmt)
     t0 = time.perf_counter()
     model = train(cfg, out, log=log)
@@ -143,6 +148,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, help="transformer wall-clock budget (train.max_minutes)")
     p.add_argument("--skip-muc", action="store_true")
     p.add_argument("--set", action="append", default=[], help="extra override for the transformer config")
+    p.add_argument("--reuse", action="store_true",
+                   help="finish a run that stopped: models already written under --out are scored, not retrained")
     args = p.parse_args()
     for sub in ("acled/acled_events.csv.gz", "gtd/gtd_iraq_2012_2017.csv", "muc34/muc34.jsonl.gz"):
         if not (args.data_root / sub).is_file():
@@ -150,12 +157,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     overrides = list(args.set) + ([f"train.epochs={args.epochs}"] if args.epochs else []) \
         + ([f"train.max_minutes={args.minutes}"] if args.minutes else [])
-    data = [str(main_data(args.data_root, args.out, args.max_train, seed=0))]
+    data_file = args.out / "main_data.parquet"
+    data = [str(data_file if args.reuse and data_file.is_file() else main_data(args.data_root, args.out, args.max_train, seed=0))]
 
     log("== baseline")
-    base, base_s = timed_train(CONFIGS / "baseline.yaml", data, "native", args.out / "baseline", [])
+    base, base_s = timed_train(CONFIGS / "baseline.yaml", data, "native", args.out / "baseline", [], args.reuse)
     log("== transformer")
-    trans, trans_s = timed_train(CONFIGS / "default.yaml", data, "native", args.out / "transformer", overrides)
+    trans, trans_s = timed_train(CONFIGS / "default.yaml", data, "native", args.out / "transformer", overrides, args.reuse)
     report = {"baseline": base, "transformer": trans,
               "train_seconds": {"baseline": round(base_s, 1), "transformer": round(trans_s, 1)},
               "examples_per_second": {"baseline": round(base["n_train"] / base_s, 1),
@@ -166,11 +174,12 @@ def main() -> None:
     if not args.skip_muc:
         muc = [str(args.data_root / "muc34/muc34.jsonl.gz")]
         log("== MUC-3/4 baseline")
-        mb, mb_s = timed_train(CONFIGS / "muc.yaml", muc, "muc", args.out / "muc_baseline", [])
+        mb, mb_s = timed_train(CONFIGS / "muc.yaml", muc, "muc", args.out / "muc_baseline", [], args.reuse)
         log("== MUC-3/4 transformer")
         mt, mt_s = timed_train(CONFIGS / "muc.yaml", muc, "muc", args.out / "muc_transformer",
-                               ["model.kind=transformer", "train.epochs=6", "train.eval_every=40",
-                                "train.max_minutes=15"])
+                               ["model.kind=transformer", "model.transformer.max_length=256", "train.epochs=6",
+                                "train.lr=8e-5", "train.head_lr=2e-3", "train.eval_every=40", "train.max_minutes=10"],
+                               args.reuse)
         report["muc"] = {"baseline": mb, "transformer": mt, "train_seconds": {"baseline": round(mb_s, 1),
                                                                               "transformer": round(mt_s, 1)}}
     (args.out / "report.json").write_text(json.dumps(report, indent=2))

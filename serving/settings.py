@@ -18,7 +18,7 @@ class ServeConfig:
     max_text_chars: int = 100_000
     max_title_chars: int = 1_000
     max_id_chars: int = 200
-    max_batch_size: int = 128
+    max_batch_size: int = 8
     max_latency_ms: int = 2_000
     timeout_s: int = 120
 

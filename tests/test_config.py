@@ -57,6 +57,13 @@ def test_dotted_overrides_reach_nested_and_named_items():
     assert cfg.model.tfidf.C == 0.5 and cfg.split.method == "random"
 
 
+def test_exponent_without_a_dot_is_a_float():
+    cfg = load_config(CONFIGS / "default.yaml", overrides=["train.lr=3e-5", "train.head_lr=2E-3"])
+    assert cfg.train.lr == 3e-5 and cfg.train.head_lr == 2e-3
+    with pytest.raises(ConfigError, match="train.lr: expected float"):
+        load_config(CONFIGS / "default.yaml", overrides=["train.lr=fast"])
+
+
 def test_override_errors():
     with pytest.raises(ConfigError, match="no item named 'actr'"):
         load_config(CONFIGS / "baseline.yaml", overrides=["tasks.actr.min_count=3"])

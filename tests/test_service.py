@@ -105,6 +105,12 @@ def test_classify_returns_every_task_with_evidence_and_tag(server):
     assert body[0]["event_type"]["evidence"] and body[0]["event_type"]["parent"]
 
 
+def test_a_request_larger_than_the_batch_limit_comes_back_whole_and_in_order(server):
+    articles = [{"id": f"n{i}", "text": f"Report {i}: {ARTICLE}"} for i in range(20)]  # max_batch_size is 8
+    status, body = call(server["url"], "/classify", {"articles": articles})
+    assert status == 200 and [r["id"] for r in body] == [a["id"] for a in articles]
+
+
 def test_concurrent_requests_are_batched_and_match_single_calls(server):
     texts = [json.loads(line)["text"] for line in (ROOT / "datasets/starter/reports_unrest.jsonl").read_text().splitlines()[:24]]
     single = [call(server["url"], "/classify", {"articles": [{"id": str(i), "text": t}]})[1][0] for i, t in enumerate(texts)]
