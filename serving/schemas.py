@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
+from training.data import article_text
+
 from .settings import load_serve_config
 
 LIMITS = load_serve_config()
@@ -29,7 +31,7 @@ class Article(BaseModel):
         return value
 
     def full_text(self) -> str:
-        return f"{self.title.strip()}\n\n{self.text}" if self.title and self.title.strip() else self.text
+        return article_text(self.title, self.text)
 
 
 class Score(BaseModel):

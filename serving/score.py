@@ -50,6 +50,17 @@ def chunks(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Rec
         yield k, chunk
 
 
+def predict_chunk(predictor, chunk: list[Record], batch_size: int) -> dict[int, dict]:
+    """Answers for the scorable records of a chunk, by position; sorted by length so that
+    similar lengths share a batch (little padding)."""
+    order = sorted((i for i, r in enumerate(chunk) if r.error is None), key=lambda i: len(chunk[i].text))
+    answers: dict[int, dict] = {}
+    for b in range(0, len(order), batch_size):
+        idx = order[b:b + batch_size]
+        answers.update(zip(idx, predictor.predict([chunk[i].text for i in idx], evidence=False)))
+    return answers
+
+
 def part_name(k: int) -> str:
     return f"part-{k:06d}.parquet"
 
@@ -168,16 +179,10 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
             n_skipped += len(chunk)
             bar.update(len(chunk))
             continue
-        good = [i for i, r in enumerate(chunk) if r.error is None]
-        order = sorted(good, key=lambda i: len(chunk[i].text))  # similar lengths share a batch
-        answers: dict[int, dict] = {}
-        for b in range(0, len(order), batch_size):
-            idx = order[b:b + batch_size]
-            for i, answer in zip(idx, predictor.predict([chunk[i].text for i in idx], evidence=False)):
-                answers[i] = answer
+        answers = predict_chunk(predictor, chunk, batch_size)
         written.put((k, rows_of(chunk, answers, predictor.spaces, tag)))
-        n_scored += len(good)
-        n_bad += len(chunk) - len(good)
+        n_scored += len(answers)
+        n_bad += len(chunk) - len(answers)
         bar.update(len(chunk))
         bar.set_postfix(bad=n_bad)
         if errors:

@@ -15,6 +15,8 @@ from typing import Iterator
 import pandas as pd
 import pyarrow.parquet as pq
 
+from training.data import article_text
+
 TEXT_FILES = (".txt", ".html", ".htm")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 TABLES = (".jsonl", ".jsonl.gz", ".ndjson", ".csv", ".csv.gz", ".parquet")
@@ -50,10 +52,7 @@ def expand(inputs: list[str | Path]) -> list[Path]:
 
 
 def _text(value, title=None) -> str:
-    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
-    if isinstance(title, str) and title.strip() and text.strip():
-        return f"{title.strip()}\n\n{text}"
-    return text
+    return article_text(title, "" if value is None or (isinstance(value, float) and value != value) else str(value))
 
 
 def _html_to_text(raw: bytes) -> tuple[str, str | None]:

@@ -30,17 +30,13 @@ def _predictor(path: str):
 
 def _score_files(model_path: str, tag: str, batch_size: int, chunk_size: int):
     def run(batches: Iterator) -> Iterator:
-        from .score import chunks, rows_of
+        from .score import chunks, predict_chunk, rows_of
         from .sources import iter_records
 
         predictor = _predictor(model_path)
         for frame in batches:
             for _, chunk in chunks(iter_records(frame["path"].tolist()), chunk_size):
-                good = sorted((i for i, r in enumerate(chunk) if r.error is None), key=lambda i: len(chunk[i].text))
-                answers = {}
-                for b in range(0, len(good), batch_size):
-                    idx = good[b:b + batch_size]
-                    answers.update(zip(idx, predictor.predict([chunk[i].text for i in idx], evidence=False)))
+                answers = predict_chunk(predictor, chunk, batch_size)
                 yield rows_of(chunk, answers, predictor.spaces, tag).to_pandas()
     return run
 

@@ -136,12 +136,11 @@ class TfidfModel:
                 out[name] = fine
         return out
 
-    def save(self, folder: Path) -> list[str]:
+    def save(self, folder: Path) -> None:
         state = {"features": self.features,
                  "heads": {n: {k: ([h.state() for h in v] if isinstance(v, list) else v.state()) for k, v in hs.items()}
                            for n, hs in self.heads.items()}}
         sio.dump(state, folder / WEIGHTS)
-        return [WEIGHTS]
 
     @classmethod
     def load(cls, folder: Path, cfg: TfidfConfig, spaces: dict[str, LabelSpace]) -> "TfidfModel":

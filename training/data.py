@@ -60,6 +60,14 @@ def _objects(df: pd.DataFrame) -> pd.DataFrame:
                                        for v in df[c]], dtype=object, index=df.index) for c in df.columns})
 
 
+def article_text(title: Any, text: str) -> str:
+    """The text a model reads: the title, a blank line, the body (the title alone is not an article).
+    Training, the service and the batch scorer all call this, so they read articles the same way."""
+    if isinstance(title, str) and title.strip() and text.strip():
+        return f"{title.strip()}\n\n{text}"
+    return text
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
@@ -166,7 +174,7 @@ def read_native(path: Path, cfg: DataConfig, tasks: list[TaskConfig], taxonomy: 
             raise DataError(f"{path}: row {row}, column 'text': expected a string, found {type(text).__name__}")
         text = "" if _missing(text) else text
         title = rec.get("title") if has_title else None
-        body = f"{title.strip()}\n\n{text}" if isinstance(title, str) and title.strip() and text else text
+        body = article_text(title, text)
         out["id"].append(str(rec["id"]) if not _missing(rec.get("id")) else f"{path.name}:{row}")
         out["text"].append(body)
         out["split_key"].append(text)

@@ -109,6 +109,4 @@ def load(path: str | Path, verify: bool = True):
         backend = TransformerBackend.load(path, cfg.model.transformer, spaces)
     else:
         raise ModelDirError(f"{path}: unknown model kind {manifest['kind']!r}")
-    predictor = Predictor(backend, spaces, manifest, top_k=cfg.eval.top_k)
-    predictor.config, predictor.path = cfg, path
-    return predictor
+    return Predictor(backend, spaces, manifest, top_k=cfg.eval.top_k, config=cfg, path=path)

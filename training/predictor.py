@@ -22,8 +22,10 @@ class Backend(Protocol):
 
 
 class Predictor:
-    def __init__(self, backend: Backend, spaces: dict[str, LabelSpace], manifest: dict, top_k: int = 3):
+    def __init__(self, backend: Backend, spaces: dict[str, LabelSpace], manifest: dict, top_k: int = 3,
+                 config=None, path=None):
         self.backend, self.spaces, self.manifest, self.top_k = backend, spaces, manifest, top_k
+        self.config, self.path = config, path  # the resolved training config and model directory, when loaded
 
     @property
     def tasks(self) -> list[str]:
