@@ -130,3 +130,37 @@ def test_failed_training_leaves_nothing(tmp_path):
 def test_sentences():
     assert sentences("A rocket hit. Then a second. \n\nNew paragraph") == ["A rocket hit.", "Then a second.", "New paragraph"]
     assert sentences("No full stop") == ["No full stop"]
+
+
+def test_rare_labels_get_their_own_decision_cutoff_and_pos_weight():
+    from training.evaluate import choose_cutoffs, multi_metrics
+    from training.labels import LabelSpace
+    from training.predictor import Predictor
+    from training.trainer import class_weights
+
+    rng = np.random.default_rng(0)
+    y = np.zeros((400, 2), np.float32)
+    y[:40, 0] = 1  # common label, well separated around 0.5
+    y[:6, 1] = 1  # rare label: the model scores its positives at 0.2-0.3, never above 0.5
+    proba = np.stack([np.where(y[:, 0] > 0, rng.uniform(0.6, 1, 400), rng.uniform(0, 0.4, 400)),
+                      np.where(y[:, 1] > 0, rng.uniform(0.2, 0.3, 400), rng.uniform(0, 0.1, 400))], axis=1)
+    cut = choose_cutoffs(y, proba, min_positives=5)
+    assert 0.4 <= cut[0] <= 0.6 and 0.1 < cut[1] < 0.2
+    assert choose_cutoffs(y, proba, min_positives=10)[1] == 0.5  # too few positives to tune on
+    space = LabelSpace("target", "multi", ["common", "rare"], cutoffs=cut)
+    assert LabelSpace.from_dict(space.to_dict()).cutoffs == cut
+    flat = LabelSpace("target", "multi", ["common", "rare"])
+    mask = np.ones(400, bool)
+    assert multi_metrics(y, flat.decide(proba), mask, flat.labels)["per_label"]["rare"]["f1"] == 0.0
+    assert multi_metrics(y, space.decide(proba), mask, space.labels)["per_label"]["rare"]["f1"] == 1.0
+    np.testing.assert_allclose(flat.set_confidence(proba), np.maximum(proba, 1 - proba).min(axis=1), rtol=1e-6)
+
+    class Fixed:
+        def predict_proba(self, texts):
+            return {"target": proba[:len(texts)]}
+    answer = Predictor(Fixed(), {"target": space}, {}).predict(["a", "b"], evidence=False)[0]["target"]
+    assert [l["label"] for l in answer["labels"]] == ["common", "rare"]
+
+    w = class_weights(flat, {"y": y, "mask": mask}, "sqrt_inverse")
+    np.testing.assert_allclose(w.numpy(), [np.sqrt(360 / 40), np.sqrt(394 / 6)], rtol=1e-6)
+    assert class_weights(flat, {"y": y, "mask": mask}, "none") is None

@@ -99,6 +99,7 @@ class TrainConfig:
     head_lr: float | None = None  # the randomly initialised heads may learn faster than the encoder
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
+    # sqrt_inverse: single-label CE weights (n / count)^0.5 and multi-label BCE pos_weight (neg / pos)^0.5
     class_weighting: Literal["none", "sqrt_inverse"] = "sqrt_inverse"
     # keep at most this many training rows per label of `balance_task` (majority classes
     # such as ACLED's 27k peaceful protests are thinned, rare ones kept whole)
@@ -113,6 +114,19 @@ class TrainConfig:
     # per-task thresholds chosen on validation: the lowest score at which the answers above
     # it reach this precision (null keeps the thresholds written in tasks)
     abstain_precision: float | None = 0.9
+    # multi-label tasks: each label's decision cutoff is the one maximising its validation F1;
+    # labels with fewer validation positives than this keep 0.5 (null: 0.5 for every label)
+    cutoff_min_positives: int | None = 5
+
+
+@dataclass
+class RetrainConfig:
+    # `latest` moves to a retrained model only when no task's macro-F1 on the parent's test
+    # split drops by more than this (0.01 = one point)
+    tolerance: float = 0.01
+    # share of the parent's training rows replayed beside the new ones (1.0: all of them),
+    # so that old classes are not forgotten
+    replay_fraction: float = 1.0
 
 
 @dataclass
@@ -129,6 +143,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
 
     def task(self, name: str) -> TaskConfig:
         for t in self.tasks:
@@ -296,6 +311,11 @@ def _check(cfg: Config) -> None:
     if not 8 <= tc.max_length <= 8192 or not 0 <= tc.stride < tc.max_length // 2:
         raise ConfigError(f"model.transformer: expected 8 <= max_length and 0 <= stride < max_length / 2, "
                           f"found max_length {tc.max_length}, stride {tc.stride}")
+    if not 0 <= cfg.retrain.tolerance <= 1 or not 0 <= cfg.retrain.replay_fraction <= 1:
+        raise ConfigError(f"retrain: tolerance and replay_fraction must be in [0, 1], found "
+                          f"{cfg.retrain.tolerance}, {cfg.retrain.replay_fraction}")
+    if tr.cutoff_min_positives is not None and tr.cutoff_min_positives < 1:
+        raise ConfigError(f"train.cutoff_min_positives: expected >= 1 or null, found {tr.cutoff_min_positives}")
     lo, hi = cfg.model.tfidf.word_ngrams, cfg.model.tfidf.char_ngrams
     for name, rng in (("word_ngrams", lo), ("char_ngrams", hi)):
         if len(rng) != 2 or rng[0] < 1 or rng[0] > rng[1]:

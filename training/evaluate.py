@@ -51,7 +51,7 @@ def multi_metrics(gold: np.ndarray, pred: np.ndarray, mask: np.ndarray, labels: 
 
 def task_metrics(space: LabelSpace, gold: dict[str, np.ndarray], proba: np.ndarray) -> dict:
     if space.type == "multi":
-        return multi_metrics(gold["y"], proba >= 0.5, gold["mask"], space.labels)
+        return multi_metrics(gold["y"], space.decide(proba), gold["mask"], space.labels)
     out = single_metrics(gold["fine"], proba.argmax(axis=1), space.labels)
     if space.hierarchical:
         coarse_pred = (proba @ space.coarse_matrix()).argmax(axis=1)
@@ -152,6 +152,25 @@ def answer_confidence(space: LabelSpace, gold: dict[str, np.ndarray], proba: np.
     if space.type == "multi":
         rows = gold["mask"]
         p = proba[rows]
-        return np.min(np.maximum(p, 1 - p), axis=1), ((p >= 0.5) == gold["y"][rows].astype(bool)).all(axis=1)
+        return space.set_confidence(p), (space.decide(p) == gold["y"][rows].astype(bool)).all(axis=1)
     rows = gold["fine"] >= 0
     return proba[rows].max(axis=1), proba[rows].argmax(axis=1) == gold["fine"][rows]
+
+
+def choose_cutoffs(y: np.ndarray, proba: np.ndarray, min_positives: int) -> list[float]:
+    """Per label, the decision cutoff that maximises its F1 on validation rows; labels with
+    fewer than `min_positives` positives keep 0.5 (too few to tune on without overfitting)."""
+    cutoffs = []
+    for j in range(y.shape[1]):
+        pos = y[:, j] > 0
+        if pos.sum() < min_positives:
+            cutoffs.append(0.5)
+            continue
+        order = np.argsort(-proba[:, j])
+        tp = np.cumsum(pos[order])
+        f1 = 2 * tp / (np.arange(1, len(order) + 1) + pos.sum())
+        k = int(np.argmax(f1))
+        # halfway to the next score down, so the cutoff does not sit on a validation score
+        lo = proba[order[k + 1], j] if k + 1 < len(order) else 0.0
+        cutoffs.append(round(float((proba[order[k], j] + lo) / 2), 4))
+    return cutoffs

@@ -17,6 +17,8 @@ class LabelSpace:
     labels: list[str]
     parents: dict[str, str] = field(default_factory=dict)  # fine -> coarse, for hierarchical tasks
     threshold: float = 0.0
+    # multi-label tasks: per-label decision cutoffs chosen on validation (None: 0.5 for every label)
+    cutoffs: list[float] | None = None
 
     @property
     def coarse(self) -> list[str]:
@@ -33,6 +35,22 @@ class LabelSpace:
         for i, label in enumerate(self.labels):
             m[i, coarse.index(self.parents[label])] = 1.0
         return m
+
+    def cutoff_array(self) -> np.ndarray:
+        return np.asarray(self.cutoffs if self.cutoffs else [0.5] * len(self.labels), dtype=np.float32)
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Multi-label decisions: each label's probability against its own cutoff."""
+        return proba >= self.cutoff_array()
+
+    def set_confidence(self, proba: np.ndarray) -> np.ndarray:
+        """How sure a multi-label answer is: per label, the distance from its cutoff rescaled
+        to [0.5, 1] (max(p, 1 - p) when the cutoff is 0.5); the set's is its least sure label's."""
+        c = self.cutoff_array()
+        above = 0.5 + 0.5 * (proba - c) / np.maximum(1 - c, 1e-6)
+        below = 0.5 + 0.5 * (c - proba) / np.maximum(c, 1e-6)
+        per_label = np.where(proba >= c, above, below)
+        return per_label.min(axis=-1) if per_label.shape[-1] else np.ones(per_label.shape[:-1])
 
     def knows(self, value) -> bool:
         if value is None:
@@ -65,11 +83,13 @@ class LabelSpace:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "labels": self.labels,
-                "parents": self.parents, "threshold": self.threshold}
+                "parents": self.parents, "threshold": self.threshold,
+                **({"cutoffs": self.cutoffs} if self.cutoffs else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LabelSpace":
-        return cls(d["name"], d["type"], list(d["labels"]), dict(d.get("parents") or {}), float(d.get("threshold", 0.0)))
+        return cls(d["name"], d["type"], list(d["labels"]), dict(d.get("parents") or {}),
+                   float(d.get("threshold", 0.0)), [float(c) for c in d["cutoffs"]] if d.get("cutoffs") else None)
 
 
 def build_space(task: TaskConfig, train_values: list) -> LabelSpace:

@@ -14,7 +14,7 @@ def task_loss(logits: torch.Tensor, gold: dict[str, torch.Tensor], space: LabelS
         rows = gold["mask"]
         if not rows.any():
             return None
-        return F.binary_cross_entropy_with_logits(logits[rows], gold["y"][rows])
+        return F.binary_cross_entropy_with_logits(logits[rows], gold["y"][rows], pos_weight=weight)
     fine = gold["fine"]
     rows = fine >= 0
     parts, count = [], 0

@@ -75,14 +75,14 @@ class Predictor:
         return res
 
     def _multi(self, p: np.ndarray, space: LabelSpace, pick) -> dict:
-        chosen = [j for j in np.argsort(-p) if p[j] >= 0.5]
+        decided = space.decide(p)
+        chosen = [j for j in np.argsort(-p) if decided[j]]
         labels = []
         for j in chosen:
             item = {"label": space.labels[j], "score": round(float(p[j]), 4)}
             if pick:
                 item["evidence"] = pick(j)
             labels.append(item)
-        # the set's confidence: how far the least certain label is from the 0.5 decision
-        confidence = float(np.min(np.maximum(p, 1 - p))) if len(p) else 1.0
+        confidence = float(space.set_confidence(p))
         return {"labels": labels, "scores": {l: round(float(s), 4) for l, s in zip(space.labels, p)},
                 "uncertain": bool(confidence < space.threshold)}

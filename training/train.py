@@ -14,7 +14,7 @@ from .baseline import TfidfModel
 from .card import render_card
 from .config import Config, dump_config
 from .data import fingerprint, read_data
-from .evaluate import answer_confidence, choose_threshold, compute_metrics, summary_lines, write_plots
+from .evaluate import answer_confidence, choose_cutoffs, choose_threshold, compute_metrics, summary_lines, write_plots
 from .labels import LabelSpace, build_space
 from .modeldir import library_versions, staging, write_manifest
 from .split import assign_split
@@ -58,8 +58,9 @@ def balance(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return rows.loc[sorted(keep.index)]
 
 
-def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log: Log):
-    """Fit the configured model kind; returns the backend and what training recorded."""
+def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log: Log, start=None):
+    """Fit the configured model kind; returns the backend and what training recorded.
+    `start`: a transformer backend to fine-tune further (retraining) instead of a fresh one."""
     if cfg.model.kind == "tfidf":
         rows = df[df["fold"] != "test"]  # the baseline has nothing to tune, so it also learns from val
         log(f"fitting tfidf on {len(rows):,} rows ({(df['fold'] == 'val').sum():,} of them validation)")
@@ -70,20 +71,59 @@ def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log:
     from .transformer import build
 
     rows, val = balance(df[df["fold"] == "train"], cfg), df[df["fold"] == "val"]
-    log(f"fine-tuning {cfg.model.transformer.encoder} on {len(rows):,} rows "
-        f"(of {(df['fold'] == 'train').sum():,}; train.max_per_label {cfg.train.max_per_label}), "
+    log(f"fine-tuning {'the parent model' if start is not None else cfg.model.transformer.encoder} on "
+        f"{len(rows):,} rows (of {(df['fold'] == 'train').sum():,}; train.max_per_label {cfg.train.max_per_label}), "
         f"validating on {len(val):,}")
-    backend = build(cfg.model.transformer, spaces, cfg.train.seed)
+    backend = start if start is not None else build(cfg.model.transformer, spaces, cfg.train.seed)
+    val_gold = encode(val, cfg, spaces)
     history = trainer.fit(backend, rows["text"].tolist(), encode(rows, cfg, spaces), val["text"].tolist(),
-                          encode(val, cfg, spaces), cfg.train, log)
-    if cfg.train.abstain_precision and len(val):
-        val_gold, val_proba = encode(val, cfg, spaces), backend.predict_proba(val["text"].tolist())
+                          val_gold, cfg.train, log)
+    val_proba = backend.predict_proba(val["text"].tolist()) if len(val) else None
+    if cfg.train.cutoff_min_positives and val_proba is not None:
+        for name, space in spaces.items():
+            if space.type == "multi":
+                g = val_gold[name]
+                space.cutoffs = choose_cutoffs(g["y"][g["mask"]], val_proba[name][g["mask"]],
+                                               cfg.train.cutoff_min_positives)
+                log(f"{name} decision cutoffs (validation F1): "
+                    + ", ".join(f"{l} {c}" for l, c in zip(space.labels, space.cutoffs)))
+    if cfg.train.abstain_precision and val_proba is not None:
         for name, space in spaces.items():
             space.threshold = round(choose_threshold(*answer_confidence(space, val_gold[name], val_proba[name]),
                                                      cfg.train.abstain_precision), 4)
         log("abstention thresholds (validation precision >= "
             f"{cfg.train.abstain_precision}): " + ", ".join(f"{n} {s.threshold}" for n, s in spaces.items()))
     return backend, {"n_fit": len(rows), "training": history}
+
+
+def source_record(cfg: Config) -> dict:
+    """What a model was trained on, precisely enough to read it again (retraining replays it)."""
+    return {"format": cfg.data.format, "max_rows": cfg.data.max_rows, "files": fingerprint(cfg.data.paths)}
+
+
+def score_split(model, cfg: Config, spaces: dict[str, LabelSpace], rows: pd.DataFrame):
+    """Gold, probabilities and metrics of `model` on `rows`."""
+    gold = encode(rows, cfg, spaces)
+    proba = model.predict_proba(rows["text"].tolist()) if len(rows) else None
+    tasks = compute_metrics(spaces, gold, proba) if proba is not None else {t: {"n": 0} for t in spaces}
+    return gold, proba, tasks
+
+
+def write_model(out: Path, cfg: Config, model, spaces: dict[str, LabelSpace], metrics: dict, manifest: dict,
+                gold: dict, proba, extra_files: dict[str, str] | None = None) -> None:
+    """The model directory, all or nothing: weights, config, metrics, card, plots, manifest last."""
+    with staging(out) as tmp:
+        model.save(tmp)
+        (tmp / "config.yaml").write_text(dump_config(cfg))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
+        plots = write_plots(tmp, spaces, gold, proba, metrics["tasks"]) if cfg.eval.plots and proba is not None else []
+        manifest = {"kind": cfg.model.kind, "name": out.name, "parent": None, **manifest,
+                    "tasks": [s.to_dict() for s in spaces.values()]}
+        (tmp / "README.md").write_text(render_card(out.name, {**manifest, "versions": library_versions()},
+                                                   metrics, plots))
+        write_manifest(tmp, manifest)
 
 
 def train(cfg: Config, out: Path, log: Log = print) -> Path:
@@ -96,9 +136,7 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
     model, info = fit_model(cfg, df, spaces, log)
     fit_seconds = time.perf_counter() - t0
     log(f"evaluating on {len(test_rows):,} test rows")
-    gold = encode(test_rows, cfg, spaces)
-    proba = model.predict_proba(test_rows["text"].tolist()) if len(test_rows) else None
-    tasks = compute_metrics(spaces, gold, proba) if proba is not None else {t: {"n": 0} for t in spaces}
+    gold, proba, tasks = score_split(model, cfg, spaces, test_rows)
     metrics = {"tasks": tasks,
                "split": {"method": cfg.split.method, "n_train": int((df["fold"] == "train").sum()),
                          "n_val": int((df["fold"] == "val").sum()), "n_test": len(test_rows),
@@ -107,19 +145,10 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
                "train_seconds": round(fit_seconds, 1), **({"training": info["training"]} if "training" in info else {})}
     for line in summary_lines(tasks):
         log(line)
-
-    with staging(out) as tmp:
-        model.save(tmp)
-        (tmp / "config.yaml").write_text(dump_config(cfg))
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-        plots = write_plots(tmp, spaces, gold, proba, tasks) if cfg.eval.plots and proba is not None else []
-        manifest = {"kind": cfg.model.kind, "name": out.name, "parent": None,
-                    "tasks": [s.to_dict() for s in spaces.values()],
-                    "data": {"format": cfg.data.format, "files": fingerprint(cfg.data.paths),
-                             "n_rows": prep.report.n_rows, "validation": prep.report.to_dict()}}
-        card_manifest = {**manifest, "versions": library_versions()}
-        (tmp / "README.md").write_text(render_card(out.name, card_manifest, metrics, plots))
-        write_manifest(tmp, manifest)
+    source = source_record(cfg)
+    manifest = {"data": {"format": cfg.data.format, "files": source["files"], "sources": [source],
+                         "n_rows": prep.report.n_rows, "validation": prep.report.to_dict()}}
+    write_model(out, cfg, model, spaces, metrics, manifest, gold, proba)
     log(f"model written to {out} in {time.perf_counter() - t0:.1f}s")
     return out
 

@@ -24,10 +24,17 @@ from .transformer import TransformerBackend, pad_batch
 Log = Callable[[str], None]
 
 
-def class_weights(space: LabelSpace, fine: np.ndarray, how: str) -> torch.Tensor | None:
-    """Per-class loss weights for a single-label task: (n / count)^0.5, mean 1 over rows."""
-    if how == "none" or space.type != "single":
+def class_weights(space: LabelSpace, gold: dict[str, np.ndarray], how: str) -> torch.Tensor | None:
+    """Single-label task: per-class loss weights (n / count)^0.5, mean 1 over rows.
+    Multi-label task: BCE pos_weight (negatives / positives)^0.5 per label, so a label on
+    0.3% of rows is not learned as "always no" (the same square-root damping)."""
+    if how == "none":
         return None
+    if space.type == "multi":
+        y = gold["y"][gold["mask"]]
+        pos = y.sum(axis=0)
+        return torch.tensor(np.where(pos > 0, np.sqrt((len(y) - pos) / np.maximum(pos, 1)), 1.0), dtype=torch.float32)
+    fine = gold["fine"]
     counts = np.bincount(fine[fine >= 0], minlength=len(space.labels)).astype(np.float64)
     w = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** 0.5, 0.0)
     w /= (w[fine[fine >= 0]].mean() if (fine >= 0).any() else 1.0)
@@ -71,8 +78,7 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     ids = tok(texts, truncation=True, max_length=backend.cfg.max_length)["input_ids"]
     lengths = np.array([len(x) for x in ids])
     device = backend.device
-    weights = {name: class_weights(space, gold[name].get("fine", np.zeros(0, int)), cfg.class_weighting)
-               for name, space in spaces.items()}
+    weights = {name: class_weights(space, gold[name], cfg.class_weighting) for name, space in spaces.items()}
     weights = {name: w.to(device) if w is not None else None for name, w in weights.items()}
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     total = max(1, int(steps_per_epoch * cfg.epochs))
@@ -87,6 +93,9 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
     log(f"training {total:,} steps ({cfg.epochs} epochs of {steps_per_epoch:,} batches of {cfg.batch_size}), "
         f"on {device.type}, bf16 autocast {'on' if cfg.bf16 else 'off'}, class weighting {cfg.class_weighting}")
+    for name, w in weights.items():
+        if w is not None and spaces[name].type == "multi":
+            log(f"  {name} pos_weight: " + ", ".join(f"{l} {v:.1f}" for l, v in zip(spaces[name].labels, w.tolist())))
 
     best, best_state, history, bad, step = -1.0, None, [], 0, 0
     start = time.perf_counter()
