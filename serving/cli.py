@@ -71,6 +71,71 @@ def _models_list(args) -> None:
         scores = " ".join(f"{t}={v:.3f}" for t, v in m["metadata"].get("macro_f1", {}).items() if v is not None)
         print(f"{m['tag']}  {m['created']}  {m['labels'].get('kind', '?'):<11} "
               f"parent={m['labels'].get('parent') or '-'}  macro-F1 {scores}")
+    candidates = list_models(f"{args.name}-candidate")
+    if candidates:
+        print(f"retrained models not promoted ({args.name}-candidate):")
+        for m in candidates:
+            print(f"  {m['tag']}  {m['created']}  parent={m['labels'].get('parent') or '-'}")
+
+
+def _resolve_model(ref: str) -> tuple[Path, str]:
+    """A model directory, or a store tag (secnews:latest): its folder and how to name it."""
+    if Path(ref).is_dir():
+        return Path(ref), str(Path(ref).resolve())
+    import bentoml
+
+    model = bentoml.models.get(ref)
+    return Path(model.path), str(model.tag)
+
+
+def _retrain(args) -> None:
+    import tempfile
+
+    from serving.store import CANDIDATES, NAME, import_model
+    from training.retrain import retrain
+
+    parent_path, parent_ref = _resolve_model(args.parent)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("models") / f"retrain-{stamp}"
+    with tempfile.TemporaryDirectory() as tmp:
+        feedback = None
+        if args.feedback:
+            feedback = _export_feedback(args.db, Path(tmp) / "feedback.jsonl")
+        outcome = retrain(parent_path, args.data or [], out, new_format=args.format, feedback=feedback,
+                          config=args.config, overrides=args.set, force=args.force, parent_ref=parent_ref, log=_log)
+    verdict = outcome.comparison["promotion"]
+    name = NAME if outcome.promote else CANDIDATES
+    tag = import_model(outcome.path, name=name)
+    if outcome.promote:
+        _log(f"{tag} is now {NAME}:latest" + (" (forced: " + verdict["reason"] + ")" if verdict["forced"] else ""))
+    else:
+        _log(f"{NAME}:latest left alone: {verdict['reason']}. The child is stored as {tag}; "
+             f"see {outcome.path / 'comparison.md'} (--force promotes anyway)")
+    print(json.dumps({"model_dir": str(outcome.path), "tag": tag, "promoted": outcome.promote,
+                      "forced": verdict["forced"], "reason": verdict["reason"],
+                      "comparison": str(outcome.path / "comparison.json")}, indent=2))
+
+
+def _export_feedback(db: str | None, out: Path) -> Path:
+    from serving.feedback import FeedbackStore
+    from serving.settings import feedback_db_path, load_serve_config
+
+    path = Path(db).expanduser() if db else feedback_db_path(load_serve_config())
+    if not path.is_file():
+        raise FileNotFoundError(f"no feedback database at {path} (set --db or SECNEWS_FEEDBACK_DB)")
+    store = FeedbackStore(path)
+    try:
+        n = store.export(out)
+    finally:
+        store.close()
+    if n == 0:
+        raise ValueError(f"the feedback database {path} holds no corrections yet")
+    _log(f"{n:,} corrected articles from {path}")
+    return out
+
+
+def _feedback_export(args) -> None:
+    print(_export_feedback(args.db, Path(args.out)))
 
 
 def _serve(args) -> None:
@@ -140,6 +205,27 @@ def build_parser() -> argparse.ArgumentParser:
     ml.add_argument("--name", default="secnews")
     ml.set_defaults(func=_models_list)
 
+    rt = sub.add_parser("retrain", help="a child model from a parent plus new labels; promoted only without regressions")
+    rt.add_argument("--from", dest="parent", required=True, help="parent: model directory or store tag (secnews:latest)")
+    rt.add_argument("--data", nargs="+", help="new labelled data files")
+    rt.add_argument("--format", choices=FORMATS, default="native", help="how to read --data (default native)")
+    rt.add_argument("--feedback", action="store_true", help="also train on the corrections posted to /feedback")
+    rt.add_argument("--db", help="feedback database (default: configs/serve.yaml feedback_db or SECNEWS_FEEDBACK_DB)")
+    rt.add_argument("--config", help="train with this config instead of the parent's (same tasks)")
+    rt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value, e.g. --set train.epochs=2 --set retrain.tolerance=0.02")
+    rt.add_argument("--out", help="child model directory (default models/retrain-<time>)")
+    rt.add_argument("--force", action="store_true", help="move latest to the child even if a task regressed "
+                                                          "(recorded in its manifest)")
+    rt.set_defaults(func=_retrain)
+
+    f = sub.add_parser("feedback", help="analysts' corrections stored by the service")
+    fsub = f.add_subparsers(dest="feedback_command", required=True)
+    fe = fsub.add_parser("export", help="write the corrections as a native JSONL data file")
+    fe.add_argument("--out", required=True, help="file to write (.jsonl)")
+    fe.add_argument("--db", help="feedback database (default: configs/serve.yaml feedback_db or SECNEWS_FEEDBACK_DB)")
+    fe.set_defaults(func=_feedback_export)
+
     c = sub.add_parser("score", help="label an archive of articles into Parquet parts (resumable)")
     c.add_argument("inputs", nargs="+", help=".jsonl/.csv/.parquet files (optionally .gz) or folders of .txt/.html")
     c.add_argument("--model", required=True, help="model directory or store tag (e.g. secnews:latest)")
@@ -166,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.config import ConfigError
     from training.data import DataError
     from training.modeldir import ModelDirError
+    from training.retrain import RetrainError  # noqa: F401  (a ValueError: reported like the others)
     from training.taxonomy import TaxonomyError
 
     try:

@@ -70,3 +70,17 @@ class ArticleResult(BaseModel):
 
 ArticleList = Annotated[list[Article], Field(min_length=1, max_length=LIMITS.max_articles,
                                              description=f"1 to {LIMITS.max_articles} articles")]
+
+
+class FeedbackAck(BaseModel):
+    feedback_id: int
+    article_id: str | None
+    labels: dict[str, str | list[str]]
+    model: str
+
+
+Labels = Annotated[dict[str, StrictStr | list[StrictStr]],
+                   Field(min_length=1, description="corrected labels, by task: a label, or a list for a "
+                                                   "multi-label task")]
+Note = Annotated[StrictStr | None, Field(max_length=LIMITS.max_note_chars)]
+ArticleId = Annotated[StrictStr | None, Field(max_length=LIMITS.max_id_chars)]

@@ -12,12 +12,15 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import bentoml  # noqa: E402
+from bentoml.exceptions import InvalidArgument, NotFound  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from serving.schemas import LIMITS, ArticleList, ArticleResult  # noqa: E402
+from serving.feedback import FeedbackStore  # noqa: E402
+from serving.schemas import LIMITS, Article, ArticleId, ArticleList, ArticleResult, FeedbackAck, Labels, Note  # noqa: E402
+from serving.settings import feedback_db_path  # noqa: E402
 
 with bentoml.importing():
     from training import load
@@ -48,6 +51,9 @@ class SecNews:
                        "threshold": s.threshold} for s in self.predictor.spaces.values()],
             "metrics": {t: {k: m.get(k) for k in ("macro_f1", "micro_f1", "n")} for t, m in metrics["tasks"].items()},
             "limits": vars(LIMITS)})
+        self.feedback_store = FeedbackStore(feedback_db_path(LIMITS), LIMITS.keep_classified)
+        # labels of a from_data task (e.g. actors) are open: analysts name new ones
+        self.open_tasks = {t.name for t in self.predictor.config.tasks if t.labels == "from_data"}
 
     @bentoml.api(route="/classify", batchable=True, max_batch_size=LIMITS.max_batch_size,
                  max_latency_ms=LIMITS.max_latency_ms)
@@ -55,4 +61,47 @@ class SecNews:
         """Label each article with every task of the model, a score, top-k, evidence and an
         `uncertain` flag. Requests are grouped by BentoML's adaptive batcher."""
         answers = self.predictor.predict([a.full_text() for a in articles])
+        self.feedback_store.remember([(a.id, a.title, a.text) for a in articles if a.id], self.tag)
         return [ArticleResult(id=a.id, model=self.tag, **answer) for a, answer in zip(articles, answers)]
+
+    @bentoml.api(route="/feedback")
+    def feedback(self, labels: Labels, article: Article | None = None, article_id: ArticleId = None,
+                 note: Note = None) -> FeedbackAck:
+        """Store an analyst's correction: the article (or the `article_id` of one this service
+        classified) with its right labels. Answers only once the correction is on disk."""
+        if (article is None) == (article_id is None):
+            raise InvalidArgument("give exactly one of `article` (id?, title?, text) or `article_id`")
+        if article is None:
+            seen = self.feedback_store.classified(article_id)
+            if seen is None:
+                raise NotFound(f"article_id {article_id!r}: no article with this id was classified here "
+                               f"(or it is older than the newest {LIMITS.keep_classified:,}); send `article` instead")
+            title, text = seen["title"], seen["text"]
+        else:
+            article_id, title, text = article.id, article.title, article.text
+        clean = {name: self._check_label(name, value) for name, value in labels.items()}
+        fid = self.feedback_store.add(text=text, title=title, article_id=article_id, labels=clean,
+                                      model=self.tag, note=note)
+        return FeedbackAck(feedback_id=fid, article_id=article_id, labels=clean, model=self.tag)
+
+    def _check_label(self, task: str, value):
+        spaces = self.predictor.spaces
+        if task not in spaces:
+            raise InvalidArgument(f"labels.{task}: not a task of this model; tasks: {', '.join(spaces)}")
+        space = spaces[task]
+        if space.type == "multi":
+            if not isinstance(value, list):
+                raise InvalidArgument(f"labels.{task}: expected a list of labels for a multi-label task, found {value!r}")
+            values = [v.strip() for v in value]
+        else:
+            if not isinstance(value, str):
+                raise InvalidArgument(f"labels.{task}: expected one label string, found a list {value!r}")
+            values = [value.strip()]
+        for v in values:
+            if not v or len(v) > LIMITS.max_id_chars:
+                raise InvalidArgument(f"labels.{task}: a label must have 1 to {LIMITS.max_id_chars} characters, "
+                                      f"found {v!r}")
+            if task not in self.open_tasks and not space.knows(v if space.type == "single" else [v]):
+                raise InvalidArgument(f"labels.{task}: {v!r} is not a label of this task; expected one of: "
+                                      + ", ".join(space.labels + space.coarse))
+        return sorted(set(values)) if space.type == "multi" else values[0]

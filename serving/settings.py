@@ -21,6 +21,14 @@ class ServeConfig:
     max_batch_size: int = 8
     max_latency_ms: int = 2_000
     timeout_s: int = 120
+    # analysts' corrections (POST /feedback); SECNEWS_FEEDBACK_DB overrides the path
+    feedback_db: str = "~/.secnews/feedback.sqlite3"
+    keep_classified: int = 100_000  # recent articles a correction may name by id
+    max_note_chars: int = 2_000
+
+
+def feedback_db_path(cfg: "ServeConfig") -> Path:
+    return Path(os.environ.get("SECNEWS_FEEDBACK_DB") or cfg.feedback_db).expanduser()
 
 
 def load_serve_config(path: str | Path | None = None) -> ServeConfig:
@@ -31,6 +39,6 @@ def load_serve_config(path: str | Path | None = None) -> ServeConfig:
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     for name, value in vars(cfg).items():
-        if value < 1:
+        if isinstance(value, int) and value < 1:
             raise ConfigError(f"{path}: {name} must be at least 1, found {value}")
     return cfg

@@ -9,6 +9,7 @@ from pathlib import Path
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 NAME = "secnews"
+CANDIDATES = f"{NAME}-candidate"  # retrained models that did not pass promotion: `latest` stays put
 
 
 def _summary(model_dir: Path) -> tuple[dict, dict]:
@@ -18,6 +19,9 @@ def _summary(model_dir: Path) -> tuple[dict, dict]:
     metrics = json.loads((model_dir / "metrics.json").read_text())
     macro = {t: m.get("macro_f1") for t, m in metrics["tasks"].items()}
     labels = {"kind": manifest["kind"], "model_name": manifest["name"], "parent": str(manifest.get("parent") or "")}
+    promotion = (manifest.get("retrain") or {}).get("promotion")
+    if promotion:
+        labels["promotion"] = "forced" if promotion["forced"] else "passed" if promotion["passed"] else "failed"
     metadata = {"manifest_sha256": sha256(model_dir / "manifest.json"), "source": str(model_dir.resolve()),
                 "created": manifest["created"], "macro_f1": macro,
                 "tasks": {t["name"]: {"type": t["type"], "labels": t["labels"]} for t in manifest["tasks"]}}

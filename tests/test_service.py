@@ -49,17 +49,12 @@ def secnews(env, *args):
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def server(smoke_model, tmp_path_factory):
-    home = tmp_path_factory.mktemp("bentoml_home")
-    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1"}
-    imported = secnews(env, "models", "import", smoke_model)
-    assert imported.returncode == 0, imported.stderr
-    tag = imported.stdout.strip()
+def start_server(env: dict, model, log_path) -> tuple[subprocess.Popen, str, list, int]:
+    """`secnews serve MODEL` on a free loopback port; returns once /readyz says 200."""
     port = free_port()
-    log = open(home / "serve.log", "w")
-    # a model directory: `serve` finds the version imported above instead of adding another
-    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", str(smoke_model), "--port", str(port)],
+    log = open(log_path, "a")
+    # a model directory: `serve` finds the version imported before instead of adding another
+    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", str(model), "--port", str(port)],
                             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     polls, first_ready = [], None
@@ -74,10 +69,27 @@ def server(smoke_model, tmp_path_factory):
             # ready must mean the model answers, not just that the process is up
             first_ready = call(url, "/classify", {"articles": [{"text": ARTICLE}]})[0]
             break
-        assert proc.poll() is None, (home / "serve.log").read_text()[-3000:]
+        assert proc.poll() is None, open(log_path).read()[-3000:]
         time.sleep(0.3)
     else:
-        pytest.fail("service not ready in 120 s: " + (home / "serve.log").read_text()[-3000:])
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("service not ready in 120 s: " + open(log_path).read()[-3000:])
+    return proc, url, polls, first_ready
+
+
+def service_env(home) -> dict:
+    return {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1",
+            "SECNEWS_FEEDBACK_DB": str(home / "feedback.sqlite3")}
+
+
+@pytest.fixture(scope="module")
+def server(smoke_model, tmp_path_factory):
+    home = tmp_path_factory.mktemp("bentoml_home")
+    env = service_env(home)
+    imported = secnews(env, "models", "import", smoke_model)
+    assert imported.returncode == 0, imported.stderr
+    tag = imported.stdout.strip()
+    proc, url, polls, first_ready = start_server(env, smoke_model, home / "serve.log")
     yield {"url": url, "tag": tag, "env": env, "polls": polls, "first_ready": first_ready, "model": smoke_model}
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)

@@ -117,6 +117,25 @@ class TransformerBackend:
                                   for i in range(len(texts))]).astype(np.float32)
         return out
 
+    def extend(self, spaces: dict[str, LabelSpace]) -> None:
+        """Grow the heads to larger label spaces whose first labels are the current ones
+        (retraining): old rows keep their weights; a new row starts small, with the lowest
+        old bias, so a new class begins unlikely instead of at random."""
+        for name, space in spaces.items():
+            head, old = self.model.heads[name], self.spaces[name]
+            if space.labels[:len(old.labels)] != old.labels:
+                raise ValueError(f"{name}: the new label space must start with the old labels in their order")
+            if len(space.labels) == len(old.labels):
+                continue
+            grown = nn.Linear(head.in_features, len(space.labels)).to(head.weight.device)
+            with torch.no_grad():
+                grown.weight.normal_(0.0, 0.02)
+                grown.bias.fill_(float(head.bias.min()))
+                grown.weight[:head.out_features] = head.weight
+                grown.bias[:head.out_features] = head.bias
+            self.model.heads[name] = grown
+        self.spaces = spaces
+
     # ------------------------------------------------------------------ persistence
     def save(self, folder: Path) -> None:
         enc_dir = folder / ENCODER_DIR
