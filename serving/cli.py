@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", required=True, help="model directory or store tag (e.g. secnews:latest)")
     c.add_argument("--out", required=True, help="output folder: part-*.parquet, manifest.json")
     c.add_argument("--resume", action="store_true", help="finish a job that stopped: written parts are kept")
-    c.add_argument("--batch-size", type=int, default=64, help="articles per model call")
+    c.add_argument("--batch-size", type=int, default=64, help="token windows per forward pass (transformer)")
     c.add_argument("--chunk-size", type=int, default=2048, help="articles per Parquet part")
     c.add_argument("--engine", choices=["local", "spark"], default="local")
     c.add_argument("--master", default="local[*]", help="Spark master URL (--engine spark), e.g. spark://host:7077")

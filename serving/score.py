@@ -50,56 +50,67 @@ def chunks(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Rec
         yield k, chunk
 
 
-def predict_chunk(predictor, chunk: list[Record], batch_size: int) -> dict[int, dict]:
-    """Answers for the scorable records of a chunk, by position; sorted by length so that
-    similar lengths share a batch (little padding)."""
-    order = sorted((i for i, r in enumerate(chunk) if r.error is None), key=lambda i: len(chunk[i].text))
-    answers: dict[int, dict] = {}
-    for b in range(0, len(order), batch_size):
-        idx = order[b:b + batch_size]
-        answers.update(zip(idx, predictor.predict([chunk[i].text for i in idx], evidence=False)))
-    return answers
+def predict_chunk(predictor, chunk: list[Record]) -> tuple[np.ndarray, dict | None, dict | None]:
+    """Positions of the chunk's scorable records, their probabilities and the predictor's
+    decisions. The whole chunk is one predict_proba call: its windows are tokenised together
+    and sorted by length across the chunk, so batches carry little padding."""
+    idx = np.array([i for i, r in enumerate(chunk) if r.error is None], dtype=np.int64)
+    if not len(idx):
+        return idx, None, None
+    proba = predictor.predict_proba([chunk[i].text for i in idx])
+    return idx, proba, predictor.decide(proba)
+
+
+def use_batch_size(predictor, batch_size: int) -> None:
+    """--batch-size is the windows per forward pass of a transformer (a tfidf model has none)."""
+    if predictor.manifest["kind"] == "transformer":
+        predictor.backend.cfg.batch_size = batch_size
 
 
 def part_name(k: int) -> str:
     return f"part-{k:06d}.parquet"
 
 
-def rows_of(records: list[Record], answers: dict[int, dict], spaces, tag: str) -> pa.Table:
-    """One row per record: id, source, row, error, model, and per task its label(s),
-    score and uncertain flag (null where the record could not be scored)."""
-    cols: dict[str, list] = {"id": [], "source": [], "row": [], "error": [], "model": []}
+def rows_of(records: list[Record], idx: np.ndarray, proba: dict | None, decided: dict | None, spaces,
+            tag: str) -> pa.Table:
+    """One row per record: id, source, row, error, model, and per task its label(s) (the
+    predictor's `decide`, multi-label lists by score), score and uncertain flag; null where
+    the record could not be scored."""
+    n = len(records)
+    missing = np.ones(n, bool)
+    missing[idx] = False
+    cols = {"id": pa.array([r.id for r in records], pa.string()),
+            "source": pa.array([r.source for r in records], pa.string()),
+            "row": pa.array([r.row for r in records], pa.int64()),
+            "error": pa.array([r.error for r in records], pa.string()),
+            "model": pa.array([tag] * n, pa.string())}
+
+    def spread(values, dtype, fill=None) -> np.ndarray:
+        full = np.full(n, fill, dtype=dtype)
+        if decided is not None:
+            full[idx] = values
+        return full
+
     for name, space in spaces.items():
-        cols[name] = []
-        if space.type == "single":
-            cols[f"{name}_score"] = []
+        d = decided[name] if decided is not None else None
+        if space.type == "multi":
+            lists = [None] * n
+            if d is not None:
+                order = np.argsort(-proba[name], axis=1, kind="stable")
+                for k, i in enumerate(idx):
+                    lists[i] = [space.labels[j] for j in order[k] if d["chosen"][k, j]]
+            cols[name] = pa.array(lists, pa.list_(pa.string()))
+        else:
+            labels = np.array(space.labels, dtype=object)
+            cols[name] = pa.array(spread(labels[d["best"]] if d else None, object), pa.string())
+            cols[f"{name}_score"] = pa.array(spread(np.round(d["score"], 4) if d else None, np.float64, np.nan),
+                                             pa.float64(), mask=missing)
             if space.hierarchical:
-                cols[f"{name}_parent"] = []
-        cols[f"{name}_uncertain"] = []
-    for i, rec in enumerate(records):
-        cols["id"].append(rec.id)
-        cols["source"].append(rec.source)
-        cols["row"].append(rec.row)
-        cols["error"].append(rec.error)
-        cols["model"].append(tag)
-        answer = answers.get(i)
-        for name, space in spaces.items():
-            a = answer[name] if answer else None
-            if space.type == "multi":
-                cols[name].append([x["label"] for x in a["labels"]] if a else None)
-            else:
-                cols[name].append(a["label"] if a else None)
-                cols[f"{name}_score"].append(a["score"] if a else None)
-                if space.hierarchical:
-                    cols[f"{name}_parent"].append(a["parent"] if a else None)
-            cols[f"{name}_uncertain"].append(a["uncertain"] if a else None)
-    # explicit types: a chunk of bad rows only (all nulls), or no rows at all, keeps the schema
-    types = {"row": pa.int64()}
-    for name, space in spaces.items():
-        types[name] = pa.list_(pa.string()) if space.type == "multi" else pa.string()
-        types[f"{name}_score"] = pa.float64()
-        types[f"{name}_uncertain"] = pa.bool_()
-    return pa.table({c: pa.array(v, type=types.get(c, pa.string())) for c, v in cols.items()})
+                coarse = np.array(space.coarse, dtype=object)
+                cols[f"{name}_parent"] = pa.array(spread(coarse[d["parent"]] if d else None, object), pa.string())
+        cols[f"{name}_uncertain"] = pa.array(spread(d["uncertain"] if d else None, bool, False), pa.bool_(),
+                                             mask=missing)
+    return pa.table(cols)
 
 
 def _write_part(out: Path, k: int, table: pa.Table) -> None:
@@ -143,6 +154,7 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
     job = {"inputs": inputs, "chunk_size": chunk_size, "model": tag}
     done = _start_job(out, job, resume)
     predictor = load(model_path)
+    use_batch_size(predictor, batch_size)
     total = count_records(inputs)
     if done:
         log(f"resuming: {len(done)} parts already written")
@@ -179,10 +191,10 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
             n_skipped += len(chunk)
             bar.update(len(chunk))
             continue
-        answers = predict_chunk(predictor, chunk, batch_size)
-        written.put((k, rows_of(chunk, answers, predictor.spaces, tag)))
-        n_scored += len(answers)
-        n_bad += len(chunk) - len(answers)
+        idx, proba, decided = predict_chunk(predictor, chunk)
+        written.put((k, rows_of(chunk, idx, proba, decided, predictor.spaces, tag)))
+        n_scored += len(idx)
+        n_bad += len(chunk) - len(idx)
         bar.update(len(chunk))
         bar.set_postfix(bad=n_bad)
         if errors:

@@ -50,7 +50,7 @@ class SecNews:
             "tasks": [{"name": s.name, "type": s.type, "labels": s.labels, "parents": s.parents or None,
                        "threshold": s.threshold} for s in self.predictor.spaces.values()],
             "metrics": {t: {k: m.get(k) for k in ("macro_f1", "micro_f1", "n")} for t, m in metrics["tasks"].items()},
-            "limits": vars(LIMITS)})
+            "limits": {k: v for k, v in vars(LIMITS).items() if k != "feedback_db"}})  # no server paths
         self.feedback_store = FeedbackStore(feedback_db_path(LIMITS), LIMITS.keep_classified)
         # labels of a from_data task (e.g. actors) are open: analysts name new ones
         self.open_tasks = {t.name for t in self.predictor.config.tasks if t.labels == "from_data"}

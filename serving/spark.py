@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pyarrow.parquet as pq
 
 _PREDICTORS: dict[str, object] = {}  # per Python worker: model path -> predictor
@@ -30,14 +31,14 @@ def _predictor(path: str):
 
 def _score_files(model_path: str, tag: str, batch_size: int, chunk_size: int):
     def run(batches: Iterator) -> Iterator:
-        from .score import chunks, predict_chunk, rows_of
+        from .score import chunks, predict_chunk, rows_of, use_batch_size
         from .sources import iter_records
 
         predictor = _predictor(model_path)
+        use_batch_size(predictor, batch_size)
         for frame in batches:
             for _, chunk in chunks(iter_records(frame["path"].tolist()), chunk_size):
-                answers = predict_chunk(predictor, chunk, batch_size)
-                yield rows_of(chunk, answers, predictor.spaces, tag).to_pandas()
+                yield rows_of(chunk, *predict_chunk(predictor, chunk), predictor.spaces, tag).to_pandas()
     return run
 
 
@@ -56,7 +57,7 @@ def score_spark(inputs: list[str], model: str, out: Path, master: str = "local[*
         raise ValueError(f"{out} is not empty; the Spark engine writes a new job (choose another --out)")
     model_path, tag = resolve_model(model)
     files = [str(p.resolve()) for p in expand(inputs)]
-    schema = from_arrow_schema(rows_of([], {}, load(model_path).spaces, tag).schema)
+    schema = from_arrow_schema(rows_of([], np.zeros(0, np.int64), None, None, load(model_path).spaces, tag).schema)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers import serving/ and training/ from here
     spark = (SparkSession.builder.master(master).appName("secnews-score")
              .config("spark.sql.execution.arrow.pyspark.enabled", "true")

@@ -34,11 +34,33 @@ class Predictor:
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         return self.backend.predict_proba(list(texts))
 
+    def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        """The answers of a batch as arrays, one call per task (what `predict` formats and the
+        batch scorer writes): single-label `best`, `score`, `uncertain` and, with a hierarchy,
+        `parent` and `parent_score`; multi-label `chosen` (n, L) and `uncertain`."""
+        out = {}
+        for name, space in self.spaces.items():
+            p = proba[name]
+            if space.type == "multi":
+                out[name] = {"chosen": space.decide(p), "uncertain": space.set_confidence(p) < space.threshold}
+                continue
+            best = p.argmax(axis=1)
+            score = p[np.arange(len(p)), best]
+            d = {"best": best, "score": score, "uncertain": score < space.threshold}
+            if space.hierarchical:
+                member = space.coarse_matrix()
+                parent = member[best].argmax(axis=1)
+                d["parent"] = parent
+                d["parent_score"] = (p @ member)[np.arange(len(p)), parent]
+            out[name] = d
+        return out
+
     def predict(self, texts: list[str], evidence: bool = True) -> list[dict]:
         texts = list(texts)
         if not texts:
             return []
         proba = self.predict_proba(texts)
+        decided = self.decide(proba)
         sents = [sentences(t) for t in texts] if evidence else None
         sent_proba, offsets = None, None
         if evidence:
@@ -49,40 +71,36 @@ class Predictor:
         for i in range(len(texts)):
             answer = {}
             for name, space in self.spaces.items():
-                p = proba[name][i]
+                p, d = proba[name][i], decided[name]
                 pick = None
                 if evidence:
                     lo, hi = offsets[i], offsets[i + 1]
                     pick = lambda j: sents[i][int(np.argmax(sent_proba[name][lo:hi, j]))]
-                answer[name] = (self._multi(p, space, pick) if space.type == "multi"
-                                else self._single(p, space, pick))
+                answer[name] = (self._multi(p, space, d["chosen"][i], d["uncertain"][i], pick) if space.type == "multi"
+                                else self._single(p, space, {k: v[i] for k, v in d.items()}, pick))
             out.append(answer)
         return out
 
-    def _single(self, p: np.ndarray, space: LabelSpace, pick) -> dict:
-        order = np.argsort(-p)[: self.top_k]
-        best = int(order[0])
-        res = {"label": space.labels[best], "score": round(float(p[best]), 4),
-               "top_k": [{"label": space.labels[j], "score": round(float(p[j]), 4)} for j in order],
-               "uncertain": bool(p[best] < space.threshold)}
+    def _single(self, p: np.ndarray, space: LabelSpace, d: dict, pick) -> dict:
+        best = int(d["best"])
+        others = [int(j) for j in np.argsort(-p, kind="stable") if j != best][: self.top_k - 1]
+        res = {"label": space.labels[best], "score": round(float(d["score"]), 4),
+               "top_k": [{"label": space.labels[j], "score": round(float(p[j]), 4)} for j in [best] + others],
+               "uncertain": bool(d["uncertain"])}
         if space.hierarchical:
-            coarse = p @ space.coarse_matrix()
-            parent = space.parents[space.labels[best]]
-            res["parent"] = parent
-            res["parent_score"] = round(float(coarse[space.coarse.index(parent)]), 4)
+            res["parent"] = space.coarse[int(d["parent"])]
+            res["parent_score"] = round(float(d["parent_score"]), 4)
         if pick:
             res["evidence"] = pick(best)
         return res
 
-    def _multi(self, p: np.ndarray, space: LabelSpace, pick) -> dict:
-        decided = space.decide(p)
-        chosen = [j for j in np.argsort(-p) if decided[j]]
+    def _multi(self, p: np.ndarray, space: LabelSpace, chosen: np.ndarray, uncertain: bool, pick) -> dict:
         labels = []
-        for j in chosen:
-            item = {"label": space.labels[j], "score": round(float(p[j]), 4)}
-            if pick:
-                item["evidence"] = pick(j)
-            labels.append(item)
-        confidence = float(space.set_confidence(p))
+        for j in np.argsort(-p, kind="stable"):
+            if chosen[j]:
+                item = {"label": space.labels[j], "score": round(float(p[j]), 4)}
+                if pick:
+                    item["evidence"] = pick(j)
+                labels.append(item)
         return {"labels": labels, "scores": {l: round(float(s), 4) for l, s in zip(space.labels, p)},
-                "uncertain": bool(confidence < space.threshold)}
+                "uncertain": bool(uncertain)}
