@@ -193,3 +193,19 @@ def test_killed_retrain_leaves_parent_and_latest(data, bert_parent, env, tmp_pat
     assert not list(tmp_path.glob(".child.tmp-*"))
     assert latest(env) == parent_tag
     read_manifest(bert_parent)  # every file still matches its hash
+
+
+def test_replay_weight_repeats_only_replayed_training_rows():
+    import pandas as pd
+
+    from training.config import ConfigError
+    from training.retrain import weigh_replay
+
+    df = pd.DataFrame({"origin": ["parent"] * 4 + ["new"] * 2, "fold": ["train", "train", "val", "test", "train", "test"]})
+    out = weigh_replay(df, 2.5, seed=0)
+    counts = out.groupby(["origin", "fold"]).size().to_dict()
+    assert counts == {("parent", "train"): 5, ("parent", "val"): 1, ("parent", "test"): 1,
+                      ("new", "train"): 1, ("new", "test"): 1}
+    assert weigh_replay(df, 1.0, seed=0) is df
+    with pytest.raises(ConfigError, match="retrain.replay_weight"):
+        load_config(ROOT / "configs/baseline.yaml", overrides=["retrain.replay_weight=0.5"])

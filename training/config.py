@@ -127,6 +127,9 @@ class RetrainConfig:
     # share of the parent's training rows replayed beside the new ones (1.0: all of them),
     # so that old classes are not forgotten
     replay_fraction: float = 1.0
+    # each replayed training row counts this many times (rows repeated; a fraction samples
+    # the remainder): when the new data outnumbers the parent's, >1 keeps the old classes' share
+    replay_weight: float = 1.0
 
 
 @dataclass
@@ -314,6 +317,8 @@ def _check(cfg: Config) -> None:
     if not 0 <= cfg.retrain.tolerance <= 1 or not 0 <= cfg.retrain.replay_fraction <= 1:
         raise ConfigError(f"retrain: tolerance and replay_fraction must be in [0, 1], found "
                           f"{cfg.retrain.tolerance}, {cfg.retrain.replay_fraction}")
+    if not 1 <= cfg.retrain.replay_weight <= 100:
+        raise ConfigError(f"retrain.replay_weight: expected a weight in [1, 100], found {cfg.retrain.replay_weight}")
     if tr.cutoff_min_positives is not None and tr.cutoff_min_positives < 1:
         raise ConfigError(f"train.cutoff_min_positives: expected >= 1 or null, found {tr.cutoff_min_positives}")
     lo, hi = cfg.model.tfidf.word_ngrams, cfg.model.tfidf.char_ngrams

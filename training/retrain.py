@@ -133,6 +133,17 @@ def gather(cfg: Config, parent_manifest: dict, new_paths: list[str], new_format:
     return df.drop(columns=["fixed_fold"]).reset_index(drop=True)
 
 
+def weigh_replay(df: pd.DataFrame, weight: float, seed: int) -> pd.DataFrame:
+    """Repeat the replayed training rows so each counts `weight` times (a fraction of a
+    repeat is a seeded sample); validation and test rows are never repeated."""
+    if weight == 1:
+        return df
+    old = df[(df["origin"] == "parent") & (df["fold"] == "train")]
+    whole, part = int(weight) - 1, weight - int(weight)
+    extra = [old] * whole + ([old.sample(frac=part, random_state=seed)] if part else [])
+    return pd.concat([df, *extra], ignore_index=True)
+
+
 # ----------------------------------------------------------------------------- comparison
 
 def aligned(proba: dict[str, np.ndarray], old: dict[str, LabelSpace], new: dict[str, LabelSpace]):
@@ -260,6 +271,7 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
     log(f"training rows: {counts['parent']:,} replayed from the parent, {counts['new']:,} new, "
         f"{counts['feedback']:,} from feedback")
 
+    df = weigh_replay(df, cfg.retrain.replay_weight, cfg.train.seed)
     start = None
     if cfg.model.kind == "transformer":
         start = load(parent_path).backend  # a second copy: `parent` must stay the parent for the comparison
@@ -311,7 +323,8 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
         "parent_manifest_sha256": sha256(parent_path / "manifest.json"),
         "data": {"format": "mixed", "files": [f for s in sources for f in s["files"]], "sources": sources,
                  "n_rows": report.n_rows, "validation": report.to_dict()},
-        "retrain": {"rows": counts, "new_labels": new_labels, "promotion": comparison["promotion"]}}
+        "retrain": {"rows": counts, "replay_weight": cfg.retrain.replay_weight, "new_labels": new_labels,
+                    "promotion": comparison["promotion"]}}
     write_model(Path(out), cfg, model, spaces, metrics, child_manifest, gold, proba, extra)
     log(f"child model written to {out} in {time.perf_counter() - t0:.1f}s")
     return Outcome(Path(out), comparison)
