@@ -53,8 +53,14 @@ def find(model_dir: str | Path, name: str = NAME) -> str | None:
 def list_models(name: str = NAME) -> list[dict]:
     import bentoml
 
+    from bentoml.exceptions import NotFound
+
+    try:
+        models = bentoml.models.list(name)
+    except NotFound:  # no version of this name yet
+        return []
     out = []
-    for m in bentoml.models.list(name):
+    for m in models:
         info = m.info
         out.append({"tag": str(m.tag), "created": info.creation_time.isoformat(timespec="seconds"),
                     "labels": dict(info.labels), "metadata": dict(info.metadata), "path": m.path})

@@ -85,8 +85,9 @@ def test_child_learns_new_actor_keeps_old_classes_and_moves_latest(data, tfidf_p
     assert manifest["parent"] == parent_tag
     assert manifest["retrain"]["rows"]["new"] > 0 and manifest["retrain"]["rows"]["parent"] > 0
     assert latest(env) == result["tag"] != parent_tag
-    listing = cli(env, "models", "list").stdout
-    assert f"parent={parent_tag}" in listing and result["tag"] in listing
+    listing = cli(env, "models", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert f"parent={parent_tag}" in listing.stdout and result["tag"] in listing.stdout
 
 
 def test_regression_keeps_latest_unless_forced(data, tfidf_parent, env, tmp_path):
