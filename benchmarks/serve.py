@@ -54,7 +54,9 @@ def in_process(model: Path, texts: list[str], batch: int) -> float:
 
 
 def start_server(model: Path, home: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"}
+    # its own feedback database too: the benchmark's ids must not land in the user's
+    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true",
+           "SECNEWS_FEEDBACK_DB": str(home / "feedback.sqlite3")}
     tag = subprocess.run([sys.executable, "-m", "serving.cli", "models", "import", str(model)], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
     with socket.socket() as s:
