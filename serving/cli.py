@@ -78,23 +78,13 @@ def _models_list(args) -> None:
             print(f"  {m['tag']}  {m['created']}  parent={m['labels'].get('parent') or '-'}")
 
 
-def _resolve_model(ref: str) -> tuple[Path, str]:
-    """A model directory, or a store tag (secnews:latest): its folder and how to name it."""
-    if Path(ref).is_dir():
-        return Path(ref), str(Path(ref).resolve())
-    import bentoml
-
-    model = bentoml.models.get(ref)
-    return Path(model.path), str(model.tag)
-
-
 def _retrain(args) -> None:
     import tempfile
 
-    from serving.store import CANDIDATES, NAME, import_model
+    from serving.store import CANDIDATES, NAME, import_model, resolve_model
     from training.retrain import retrain
 
-    parent_path, parent_ref = _resolve_model(args.parent)
+    parent_path, parent_ref = resolve_model(args.parent)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("models") / f"retrain-{stamp}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,7 +242,6 @@ def main(argv: list[str] | None = None) -> int:
     from training.config import ConfigError
     from training.data import DataError
     from training.modeldir import ModelDirError
-    from training.retrain import RetrainError  # noqa: F401  (a ValueError: reported like the others)
     from training.taxonomy import TaxonomyError
 
     try:

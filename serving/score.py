@@ -23,20 +23,11 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from .sources import Record, count_records, iter_records
+from .store import resolve_model
 
 JOB = "job.json"
 MANIFEST = "manifest.json"
 _DONE = object()
-
-
-def resolve_model(model: str) -> tuple[Path, str]:
-    """A model directory, or a tag in the BentoML store: (path, tag to record)."""
-    if Path(model).is_dir():
-        return Path(model), str(Path(model).resolve())
-    import bentoml
-
-    stored = bentoml.models.get(model)
-    return Path(stored.path), str(stored.tag)
 
 
 def chunks(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Record]]]:

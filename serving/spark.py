@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-import pyarrow.parquet as pq
 
 _PREDICTORS: dict[str, object] = {}  # per Python worker: model path -> predictor
 
@@ -49,8 +48,9 @@ def score_spark(inputs: list[str], model: str, out: Path, master: str = "local[*
 
     from training import load
 
-    from .score import _manifest, resolve_model, rows_of
+    from .score import _manifest, rows_of
     from .sources import expand
+    from .store import resolve_model
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):

@@ -28,6 +28,16 @@ def _summary(model_dir: Path) -> tuple[dict, dict]:
     return labels, metadata
 
 
+def resolve_model(model: str) -> tuple[Path, str]:
+    """A model directory, or a tag in the store (secnews:latest): (its folder, the name to record)."""
+    if Path(model).is_dir():
+        return Path(model), str(Path(model).resolve())
+    import bentoml
+
+    stored = bentoml.models.get(model)
+    return Path(stored.path), str(stored.tag)
+
+
 def import_model(model_dir: str | Path, name: str = NAME) -> str:
     """Copy a model directory into the store as a new version of `name`; returns its tag."""
     import bentoml

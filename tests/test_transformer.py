@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.config import Config, TaskConfig, TrainConfig, TransformerConfig, config_from_dict
+from training.config import TrainConfig, TransformerConfig
 from training.labels import LabelSpace
 from training.losses import multitask_loss
 from training.trainer import _gold_batch, fit

@@ -18,7 +18,7 @@ def render_card(name: str, manifest: dict, metrics: dict, plots: list[str]) -> s
              f"- format: `{data['format']}`; files: " + ", ".join(f"`{f['path']}`" for f in data["files"]),
              f"- split: `{metrics['split']['method']}` — {metrics['n_train']:,} training rows "
              f"({metrics['split']['n_val']:,} of them validation), {metrics['n_test']:,} test rows",
-             f"- validation findings: " + (", ".join(f"{f['check']} {f['count']:,}" for f in data["validation"]["findings"])
+             "- validation findings: " + (", ".join(f"{f['check']} {f['count']:,}" for f in data["validation"]["findings"])
                                            or "none"), "",
              "## Scores on the test split", "",
              "| task | macro-F1 | micro-F1 | n |", "| --- | ---: | ---: | ---: |"]

@@ -26,13 +26,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import Config, DataConfig, config_from_dict, load_config
+from .config import Config, config_from_dict, load_config
 from .data import fingerprint, read_data
 from .evaluate import compute_metrics, summary_lines
 from .labels import LabelSpace, build_space
-from .modeldir import load, read_manifest, sha256
+from .modeldir import load, sha256
 from .split import assign_split
-from .train import encode, fit_model, score_split, source_record, write_model
+from .train import fit_model, score_split, write_model
 from .validation import validate
 
 Log = Callable[[str], None]
@@ -103,10 +103,10 @@ def extend_spaces(cfg: Config, parent: dict[str, LabelSpace], new_rows: pd.DataF
 
 
 def gather(cfg: Config, parent_manifest: dict, new_paths: list[str], new_format: str,
-           feedback: Path | None, log: Log) -> pd.DataFrame:
+           feedback: Path | None, log: Log) -> tuple[pd.DataFrame, dict[str, list[dict]]]:
     """The parent's rows (replayed, and its test split for the comparison), the new rows and
-    the feedback rows, each with its origin and fold."""
-    frames = []
+    the feedback rows, each with its origin and fold; and the source records read, by origin."""
+    sources: dict[str, list[dict]] = {"parent": [], "new": [], "feedback": []}
     for source in parent_sources(parent_manifest):
         try:
             check_unchanged(source)
@@ -115,13 +115,14 @@ def gather(cfg: Config, parent_manifest: dict, new_paths: list[str], new_format:
                 raise
             log(f"warning: {e} — no comparison on the parent's test split is possible")
             continue
-        frames.append(read_source(cfg, source, "parent", log))
+        sources["parent"].append(source)
     if new_paths:
-        frames.append(read_source(cfg, {"format": new_format, "files": fingerprint(new_paths)}, "new", log))
+        sources["new"].append({"format": new_format, "max_rows": None, "files": fingerprint(new_paths)})
     if feedback is not None:
-        frames.append(read_source(cfg, {"format": "native", "files": fingerprint([str(feedback)]), "fold": "train"},
-                                  "feedback", log))
-    df = pd.concat(frames, ignore_index=True)
+        sources["feedback"].append({"format": "native", "max_rows": None, "fold": "train",
+                                    "files": fingerprint([str(feedback)])})
+    df = pd.concat([read_source(cfg, s, origin, log) for origin, group in sources.items() for s in group],
+                   ignore_index=True)
     fold = assign_split(df, cfg.split)
     fixed = df["fixed_fold"].notna().to_numpy()
     fold[fixed] = df.loc[fixed, "fixed_fold"].to_numpy()
@@ -130,7 +131,7 @@ def gather(cfg: Config, parent_manifest: dict, new_paths: list[str], new_format:
         old_train = df.index[(df["origin"] == "parent") & (df["fold"] != "test")]
         keep = df.loc[old_train].sample(frac=cfg.retrain.replay_fraction, random_state=cfg.train.seed).index
         df = df.drop(old_train.difference(keep))  # the parent's test rows stay: the comparison is made on them
-    return df.drop(columns=["fixed_fold"]).reset_index(drop=True)
+    return df.drop(columns=["fixed_fold"]).reset_index(drop=True), sources
 
 
 def weigh_replay(df: pd.DataFrame, weight: float, seed: int) -> pd.DataFrame:
@@ -263,7 +264,7 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
     if cfg.model.kind != manifest["kind"]:
         raise RetrainError(f"the parent is a {manifest['kind']} model but the config asks for {cfg.model.kind}; "
                            f"a retrain keeps the model kind")
-    df = gather(cfg, manifest, new_paths, new_format, feedback, log)
+    df, read = gather(cfg, manifest, new_paths, new_format, feedback, log)
     spaces = extend_spaces(cfg, parent.spaces, df[(df["origin"] != "parent") & (df["fold"] != "test")], log)
     df, report = validate(df, cfg.tasks, spaces)
     log(report.format())
@@ -274,50 +275,50 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
     df = weigh_replay(df, cfg.retrain.replay_weight, cfg.train.seed)
     start = None
     if cfg.model.kind == "transformer":
-        start = load(parent_path).backend  # a second copy: `parent` must stay the parent for the comparison
+        # a second copy (its files were verified just above): `parent` must stay the parent for the comparison
+        start = load(parent_path, verify=False).backend
         start.extend(spaces)
         start.cfg = cfg.model.transformer
     model, info = fit_model(cfg, df, spaces, log, start=start)
     fit_seconds = time.perf_counter() - t0
 
     new_labels = {n: s.labels[len(parent.spaces[n].labels):] for n, s in spaces.items()}
+    test_rows = df[df["fold"] == "test"]  # the parent's test split and the new data's (feedback is all train)
+    gold, proba, tasks = score_split(model, cfg, spaces, test_rows)
+    for line in summary_lines(tasks):
+        log(line)
     splits = {}
-    for split, rows in (("parent_test", df[(df["origin"] == "parent") & (df["fold"] == "test")]),
-                        ("new_test", df[(df["origin"] == "new") & (df["fold"] == "test")])):
-        if rows.empty:
+    for split, origin in (("parent_test", "parent"), ("new_test", "new")):
+        at = (test_rows["origin"] == origin).to_numpy()
+        if not at.any():
             continue
-        log(f"scoring parent and child on {split} ({len(rows):,} rows)")
-        gold = encode(rows, cfg, spaces)
+        rows = test_rows[at]
+        log(f"scoring the parent on {split} ({len(rows):,} rows)")
         p_proba, p_spaces = aligned(parent.predict_proba(rows["text"].tolist()), parent.spaces, spaces)
-        p_metrics = compute_metrics(p_spaces, gold, p_proba)
-        c_metrics = compute_metrics(spaces, gold, model.predict_proba(rows["text"].tolist()))
-        splits[split] = {"n": len(rows), "tasks": compare(p_metrics, c_metrics, new_labels)}
+        split_gold = {t: {k: v[at] for k, v in g.items()} for t, g in gold.items()}
+        splits[split] = {"n": len(rows), "tasks": compare(compute_metrics(p_spaces, split_gold, p_proba),
+                                                          compute_metrics(spaces, split_gold,
+                                                                          {t: p[at] for t, p in proba.items()}),
+                                                          new_labels)}
     comparison = {"parent": parent_ref or str(parent_path), "child": Path(out).name, "new_labels": new_labels,
                   "splits": splits, "promotion": verdict(splits, cfg.retrain.tolerance, force)}
     log(f"promotion: {'yes' if comparison['promotion']['promote'] else 'no'} — {comparison['promotion']['reason']}")
 
-    test_rows = df[df["fold"] == "test"]
-    gold, proba, tasks = score_split(model, cfg, spaces, test_rows)
-    for line in summary_lines(tasks):
-        log(line)
+    # what the child was trained on, for its own retrain to replay (not the parent's data
+    # when it was read only for the comparison)
+    sources = (read["parent"] if cfg.retrain.replay_fraction > 0 else []) + read["new"]
     metrics = {"tasks": tasks,
                "split": {"method": cfg.split.method, "n_train": int((df["fold"] == "train").sum()),
                          "n_val": int((df["fold"] == "val").sum()), "n_test": len(test_rows),
-                         "data": [f["path"] for s in parent_sources(manifest) for f in s["files"]] + list(new_paths),
+                         "data": [f["path"] for s in sources for f in s["files"]],
                          "format": "mixed"},
                "n_train": info["n_fit"], "n_test": len(test_rows), "train_seconds": round(fit_seconds, 1),
                **({"training": info["training"]} if "training" in info else {})}
-    sources = (parent_sources(manifest) if cfg.retrain.replay_fraction > 0 else []) + (
-        [{**source_record(dataclasses.replace(cfg, data=DataConfig(paths=list(new_paths), format=new_format))),
-          "format": new_format}] if new_paths else [])
     extra = {"comparison.json": json.dumps(comparison, indent=2, ensure_ascii=False),
              "comparison.md": render_comparison(comparison)}
-    if feedback is not None:  # kept with the model, so that its own retrain can replay it
+    for source in read["feedback"]:  # kept with the model, so that its own retrain can replay it
         extra["feedback.jsonl"] = Path(feedback).read_text()
-        kept = Path(out).resolve() / "feedback.jsonl"
-        sources.append({"format": "native", "max_rows": None, "fold": "train",
-                        "files": [{"path": str(kept), "sha256": sha256(Path(feedback)),
-                                   "bytes": Path(feedback).stat().st_size}]})
+        sources.append({**source, "files": [{**source["files"][0], "path": str(Path(out).resolve() / "feedback.jsonl")}]})
     child_manifest = {
         "parent": parent_ref or str(parent_path.resolve()),
         "parent_manifest_sha256": sha256(parent_path / "manifest.json"),
