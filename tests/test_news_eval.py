@@ -1,0 +1,31 @@
+"""The frozen news evaluation set is what its data card says, byte for byte."""
+import hashlib
+import json
+
+from .conftest import CONFIGS, ROOT
+
+NEWS = ROOT / "datasets" / "news_eval" / "news_eval.jsonl"
+SHA256 = "898a2f15a7917bdc4e7eb326b20028da749581e41b9cb0d8595d730208b1c9b6"
+
+
+def test_the_news_set_is_unchanged():
+    assert hashlib.sha256(NEWS.read_bytes()).hexdigest() == SHA256
+    assert SHA256 in (NEWS.parent / "README.md").read_text()
+
+
+def test_the_news_set_covers_every_sub_type_and_no_event_articles():
+    import yaml
+
+    rows = [json.loads(l) for l in NEWS.read_text(encoding="utf-8").splitlines()]
+    subtypes = {c for cs in yaml.safe_load((CONFIGS / "taxonomy" / "event_types.yaml").read_text()).values() for c in cs}
+    events = [r for r in rows if r["relevance"] == "event"]
+    assert len(rows) >= 120 and len(rows) - len(events) >= 20
+    assert {r["event_type"] for r in events} == subtypes
+    assert sum(len(r["text"].split()) >= 600 for r in rows) >= 20
+    for r in events:
+        assert r["actor"] and (r["actor_span"] is None or r["actor_span"] in r["text"])
+
+
+def test_no_config_trains_on_the_news_set():
+    for path in CONFIGS.rglob("*.yaml"):
+        assert "news_eval" not in path.read_text(), path
