@@ -53,6 +53,7 @@ class TaskConfig:
     max_labels: int | None = None  # from_data: keep at most this many of the most frequent labels
     other_label: str | None = None
     threshold: float = 0.0  # below this score the answer is marked uncertain
+    descriptions: str | None = None  # YAML {label: description}: initialises a transformer's head rows
 
     @property
     def source(self) -> str:
@@ -80,6 +81,12 @@ class TransformerConfig:
     batch_size: int = 64  # windows per forward pass at prediction
     bf16_inference: bool = False  # bf16 autocast when predicting (CPUs with AVX-512 bf16)
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a CUDA GPU when one is present
+    # attention: read the whole article (sentence attention with position, see transformer.py);
+    # mean: score each window alone, the strongest window per label wins (models before the reader)
+    pooling: Literal["mean", "attention"] = "mean"
+    positions: int = 16  # sentence positions the reader tells apart (later sentences share the last)
+    max_train_windows: int = 4  # training reads the first windows of a long text; prediction all of them
+    description_scale: float = 2.0  # norm of a head row initialised from a label description
 
 
 @dataclass
@@ -95,6 +102,8 @@ class TrainConfig:
     # transformer only
     epochs: float = 3.0
     batch_size: int = 32
+    # with the article reader: a batch holds articles up to this many tokens (null: batch_size articles)
+    tokens_per_batch: int | None = None
     lr: float = 5e-5
     head_lr: float | None = None  # the randomly initialised heads may learn faster than the encoder
     weight_decay: float = 0.01
@@ -114,6 +123,13 @@ class TrainConfig:
     # per-task thresholds chosen on validation: the lowest score at which the answers above
     # it reach this precision (null keeps the thresholds written in tasks)
     abstain_precision: float | None = 0.9
+    # an answer scoring below this is always uncertain, whatever the chosen threshold
+    abstain_floor: float = 0.0
+    # fit each task's temperature on validation (calibrated scores) before choosing thresholds
+    calibrate: bool = False
+    # repeat the training rows of a balance_task label with fewer rows than this, up to it
+    # (with composition on, every repeat is composed into a different article)
+    min_per_label: int | None = None
     # multi-label tasks: each label's decision cutoff is the one maximising its validation F1;
     # labels with fewer validation positives than this keep 0.5 (null: 0.5 for every label)
     cutoff_min_positives: int | None = 5
@@ -133,6 +149,22 @@ class RetrainConfig:
 
 
 @dataclass
+class ComposeConfig:
+    """Article-shaped training data composed from the rows read (training/compose.py): an
+    event row (an ACLED note, a GTD summary) becomes the lede of an article whose other
+    paragraphs are other events told as background, reactions and unrelated news."""
+    enabled: bool = False
+    share: float = 0.4  # share of training event rows shown as the lede of a composed article
+    background: list[int] = field(default_factory=lambda: [1, 3])  # paragraphs after the lede: [min, max]
+    negatives: float = 0.05  # composed articles with no event, as a share of the training rows
+    # JSONL files of paragraphs ({"text": ...}): `nonevent` news and `context` (reactions, quotes);
+    # a file's role is its name's first word (nonevent_paragraphs.jsonl, context_paragraphs.jsonl)
+    paragraphs: list[str] = field(default_factory=list)
+    lede_first: float = 0.85  # share of composed articles whose lede opens the text (else second)
+    val_articles: int = 800  # composed articles added to validation (calibration reads them)
+
+
+@dataclass
 class EvalConfig:
     top_k: int = 3
     plots: bool = True
@@ -147,6 +179,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    compose: ComposeConfig = field(default_factory=ComposeConfig)
 
     def task(self, name: str) -> TaskConfig:
         for t in self.tasks:
@@ -262,15 +295,33 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+FORMATS = ("native", "acled", "gtd", "muc")
+
+
+def split_format(entry: str) -> tuple[str | None, str]:
+    """A data path may name its format: 'acled:../exports/acled.csv.gz' (else data.format applies)."""
+    head, sep, rest = entry.partition(":")
+    return (head, rest) if sep and head in FORMATS else (None, entry)
+
+
+def resolve_data_path(entry: str, base: Path) -> str:
+    fmt, p = split_format(entry)
+    p = str(p if Path(p).is_absolute() else (base / p).resolve())
+    return f"{fmt}:{p}" if fmt else p
+
+
 def _resolve_paths(cfg: Config, base: Path) -> None:
     def absolute(p: str) -> str:
         return str(p if Path(p).is_absolute() else (base / p).resolve())
 
-    cfg.data.paths = [absolute(p) for p in cfg.data.paths]
+    cfg.data.paths = [resolve_data_path(p, base) for p in cfg.data.paths]
+    cfg.compose.paragraphs = [absolute(p) for p in cfg.compose.paragraphs]
     cfg.data.taxonomy = absolute(cfg.data.taxonomy)
     for t in cfg.tasks:
         if t.hierarchy:
             t.hierarchy = absolute(t.hierarchy)
+        if t.descriptions:
+            t.descriptions = absolute(t.descriptions)
 
 
 def _check(cfg: Config) -> None:
@@ -321,6 +372,19 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"retrain.replay_weight: expected a weight in [1, 100], found {cfg.retrain.replay_weight}")
     if tr.cutoff_min_positives is not None and tr.cutoff_min_positives < 1:
         raise ConfigError(f"train.cutoff_min_positives: expected >= 1 or null, found {tr.cutoff_min_positives}")
+    c = cfg.compose
+    if not 0 <= c.share <= 1 or not 0 <= c.negatives <= 1 or not 0 <= c.lede_first <= 1:
+        raise ConfigError(f"compose: share, negatives and lede_first must be in [0, 1], found "
+                          f"{c.share}, {c.negatives}, {c.lede_first}")
+    if len(c.background) != 2 or not 0 <= c.background[0] <= c.background[1]:
+        raise ConfigError(f"compose.background: expected [min, max] with 0 <= min <= max, found {c.background}")
+    if tr.min_per_label is not None and tr.balance_task not in names:
+        raise ConfigError(f"train.balance_task: {tr.balance_task!r} is not a task; tasks: {', '.join(names)}")
+    if not 0 <= tr.abstain_floor <= 1:
+        raise ConfigError(f"train.abstain_floor: expected a score in [0, 1], found {tr.abstain_floor}")
+    if tc.max_train_windows < 1 or tc.positions < 1:
+        raise ConfigError(f"model.transformer: max_train_windows and positions must be >= 1, found "
+                          f"{tc.max_train_windows}, {tc.positions}")
     lo, hi = cfg.model.tfidf.word_ngrams, cfg.model.tfidf.char_ngrams
     for name, rng in (("word_ngrams", lo), ("char_ngrams", hi)):
         if len(rng) != 2 or rng[0] < 1 or rng[0] > rng[1]:
@@ -355,7 +419,7 @@ def config_from_dict(raw: dict, base: Path, overrides: list[str] | None = None,
         raise ConfigError(f"{source}: {e}") from None
     _resolve_paths(cfg, base)
     if data_paths:
-        cfg.data.paths = [str(Path(p).resolve()) for p in data_paths]
+        cfg.data.paths = [resolve_data_path(p, Path.cwd()) for p in data_paths]
     if data_format:
         cfg.data.format = _coerce(data_format, typing.get_type_hints(DataConfig)["format"], "--format")
     _check(cfg)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .config import DataConfig, TaskConfig
+from .config import DataConfig, TaskConfig, split_format
 from .taxonomy import Taxonomy, TaxonomyError, clean_text
 
 BASE_COLUMNS = ["id", "text", "split_key", "date", "split"]
@@ -28,18 +28,26 @@ class DataError(ValueError):
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
+    return [path for _, path in expand_sources(paths, None)]
+
+
+def expand_sources(paths: list[str], default_format: str | None) -> list[tuple[str | None, Path]]:
+    """(format, file) for every data entry: a glob, a folder (its files) or a file, each
+    optionally prefixed by its format ('acled:PATH'); unprefixed ones take `default_format`."""
+    out: list[tuple[str | None, Path]] = []
+    for entry in paths:
+        fmt, p = split_format(entry)
+        fmt = fmt or default_format
         if any(ch in p for ch in "*?["):
             matches = sorted(glob.glob(p))
             if not matches:
                 raise DataError(f"{p}: the pattern matches no file")
-            out += [Path(m) for m in matches]
+            out += [(fmt, Path(m)) for m in matches]
         else:
             path = Path(p)
             if not path.exists():
                 raise DataError(f"{p}: no such file")
-            out += sorted(x for x in path.iterdir() if x.is_file()) if path.is_dir() else [path]
+            out += [(fmt, x) for x in (sorted(x for x in path.iterdir() if x.is_file()) if path.is_dir() else [path])]
     if not out:
         raise DataError("no data files given: pass --data PATH or set data.paths in the config")
     return out
@@ -214,6 +222,7 @@ def read_acled(path: Path, cfg: DataConfig, tasks: list[TaskConfig], taxonomy: T
                        for s, e in zip(df["sub_event_type"], df["event_type"])],
         "target": [target(k) for k in zip(col("actor2"), col("inter2"), col("assoc_actor_2"), col("country"))],
         "actor": df["actor1"].map(actors),
+        "relevance": "event",  # every ACLED record is a codable event
     }).astype(object)
 
 
@@ -265,8 +274,9 @@ def read_gtd(path: Path, cfg: DataConfig, tasks: list[TaskConfig], taxonomy: Tax
             date = f"{str(rec['year']).split('.')[0]}-{max(int(month), 1):02d}-{max(int(day), 1):02d}"
         rows.append({"id": str(rec[cols["id"]]) if cols["id"] and not _missing(rec.get(cols["id"])) else f"{path.name}:{line}",
                      "text": clean_text(summary, rules), "split_key": summary, "date": date, "split": None,
-                     "event_type": event, "target": targets, "actor": actors(rec[cols["group"]])})
-    return pd.DataFrame(rows, columns=BASE_COLUMNS + ["event_type", "target", "actor"]).astype(object)
+                     "event_type": event, "target": targets, "actor": actors(rec[cols["group"]]),
+                     "relevance": "event"})
+    return pd.DataFrame(rows, columns=BASE_COLUMNS + ["event_type", "target", "actor", "relevance"]).astype(object)
 
 
 # ----------------------------------------------------------------------- MUC-3/4
@@ -277,10 +287,11 @@ MUC_LISTS = ["incident_types", "perpetrator_categories", "human_target_types", "
 def read_muc(path: Path, cfg: DataConfig, tasks: list[TaskConfig], taxonomy: Taxonomy) -> pd.DataFrame:
     raw = _native_table(path)
     _require(raw, path, ["text", *MUC_LISTS], "a MUC-3/4 JSONL file")
-    actors = taxonomy.actors
+    actors, muc = taxonomy.actors, taxonomy.muc
     rows = []
     for i, rec in enumerate(raw.to_dict("records")):
         lists = {}
+        first_incident = next(iter(rec.get("incident_types") or []), None)  # in the key's order: the first reported
         for name in MUC_LISTS:
             value = rec.get(name)
             value = [] if value is None else value
@@ -291,9 +302,13 @@ def read_muc(path: Path, cfg: DataConfig, tasks: list[TaskConfig], taxonomy: Tax
         groups = rec.get("perpetrator_org_aliases") or [[o] for o in rec.get("perpetrator_orgs") or []]
         orgs = [actors(g[0]) for g in groups if g]
         has_incident = bool(lists["incident_types"])
+        try:
+            schema = muc.default_schema(first_incident, lists["human_target_types"], lists["physical_target_types"])
+        except TaxonomyError as e:
+            raise DataError(f"{path}: line {i + 1}: {e}") from None
         rows.append({"id": str(rec.get("id") or f"{path.name}:{i + 1}"), "text": rec["text"] or "",
                      "split_key": rec["text"] or "", "date": None, "split": rec.get("split"),
-                     **lists, "actor": (orgs[0] if orgs else "Unidentified") if has_incident else None})
+                     **lists, "actor": (orgs[0] if orgs else "Unidentified") if has_incident else None, **schema})
     return pd.DataFrame(rows).astype(object)
 
 
@@ -304,11 +319,17 @@ READERS: dict[str, Callable[..., pd.DataFrame]] = {
 def read_data(cfg: DataConfig, tasks: list[TaskConfig], log: Callable[[str], None] = lambda m: None) -> pd.DataFrame:
     taxonomy = Taxonomy(Path(cfg.taxonomy))
     frames = []
-    for path in expand_paths(cfg.paths):
-        frame = READERS[cfg.format](path, cfg, tasks, taxonomy)
-        log(f"read {len(frame):,} rows from {path} ({cfg.format})")
+    for fmt, path in expand_sources(cfg.paths, cfg.format):
+        frame = READERS[fmt](path, cfg, tasks, taxonomy)
+        log(f"read {len(frame):,} rows from {path} ({fmt})")
         frames.append(frame)
     df = _objects(pd.concat(frames, ignore_index=True))
+    if "relevance" in df.columns and "event_type" in df.columns:
+        # a row that carries an event is relevant (native files may leave the column out)
+        df["relevance"] = [r if r is not None else ("event" if e is not None else None)
+                           for r, e in zip(df["relevance"], df["event_type"])]
+    elif "event_type" in df.columns:
+        df["relevance"] = [None if e is None else "event" for e in df["event_type"]]
     for t in tasks:
         if t.source not in df.columns:
             df[t.source] = None
@@ -321,10 +342,11 @@ def read_data(cfg: DataConfig, tasks: list[TaskConfig], log: Callable[[str], Non
 def fingerprint(paths: list[str]) -> list[dict]:
     """sha256, size and path of each input file: what the model was trained on."""
     out = []
-    for path in expand_paths(paths):
+    for fmt, path in expand_sources(paths, None):
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
-        out.append({"path": str(path.resolve()), "sha256": h.hexdigest(), "bytes": path.stat().st_size})
+        out.append({"path": str(path.resolve()), "sha256": h.hexdigest(), "bytes": path.stat().st_size,
+                    **({"format": fmt} if fmt else {})})
     return out

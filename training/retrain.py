@@ -75,7 +75,8 @@ def check_unchanged(source: dict) -> None:
 
 
 def read_source(cfg: Config, source: dict, origin: str, log: Log) -> pd.DataFrame:
-    dc = dataclasses.replace(cfg.data, paths=[f["path"] for f in source["files"]], format=source["format"],
+    paths = [f"{f['format']}:{f['path']}" if f.get("format") else f["path"] for f in source["files"]]
+    dc = dataclasses.replace(cfg.data, paths=paths, format=source["format"],
                              max_rows=source.get("max_rows"))
     df = read_data(dc, cfg.tasks, log)
     df["origin"] = origin

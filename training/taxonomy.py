@@ -37,6 +37,14 @@ def read_hierarchy(path: str | Path) -> dict[str, list[str]]:
     return {str(k): [str(c) for c in v] for k, v in raw.items()}
 
 
+def read_descriptions(path: str | Path) -> dict[str, str]:
+    """{label: what it means} from YAML (the codebook's definitions in the project's words)."""
+    raw = _read_yaml(Path(path))
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
+        raise TaxonomyError(f"{path}: expected a mapping of label to a non-empty description")
+    return {str(k): " ".join(v.split()) for k, v in raw.items()}
+
+
 def _regex_pairs(pairs: list, where: str) -> list[tuple[re.Pattern, Any]]:
     out = []
     for item in pairs or []:
@@ -94,6 +102,11 @@ class Taxonomy:
     @cached_property
     def acled(self) -> "AcledMapping":
         return AcledMapping(_read_yaml(self.folder / "acled.yaml") or {})
+
+    @cached_property
+    def muc(self) -> "MucMapping":
+        path = self.folder / "muc.yaml"
+        return MucMapping(_read_yaml(path) if path.is_file() else None)
 
     @cached_property
     def gtd(self) -> "GtdMapping":
@@ -201,3 +214,36 @@ class GtdMapping:
                     and str(nat).strip() != str(country).strip()):
                 labels.add("foreign_forces")
         return sorted(labels)
+
+
+class MucMapping:
+    """MUC-3/4 keys -> the default schema's event_type, target and relevance. Without a
+    muc.yaml in the taxonomy folder the default-schema columns stay empty."""
+
+    def __init__(self, spec: dict | None):
+        self.active = spec is not None
+        spec = spec or {}
+        self.incidents = spec.get("incident_types") or {}
+        armed = spec.get("attack_on_armed") or {}
+        self.armed_event, self.armed = armed.get("event"), set(armed.get("human_targets") or [])
+        self.human = spec.get("human_targets") or {}
+        self.physical = spec.get("physical_targets") or {}
+
+    def default_schema(self, first_incident: Any, human: list[str], physical: list[str]) -> dict:
+        if not self.active:
+            return {}
+        if _is_missing(first_incident):
+            return {"event_type": None, "target": None, "relevance": "none"}
+        incident = str(first_incident).strip()
+        if incident not in self.incidents:
+            raise TaxonomyError(f"MUC incident type {incident!r} is not in muc.yaml incident_types")
+        event = self.incidents[incident]
+        if incident == "ATTACK" and human and set(human) <= self.armed:
+            event = self.armed_event
+        targets: set[str] = set()
+        for kind, table, values in (("human", self.human, human), ("physical", self.physical, physical)):
+            for v in values:
+                if v not in table:
+                    raise TaxonomyError(f"MUC {kind} target type {v!r} is not in muc.yaml {kind}_targets")
+                targets |= set(table[v])
+        return {"event_type": event, "target": sorted(targets), "relevance": "event"}
