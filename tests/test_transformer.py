@@ -163,6 +163,6 @@ def test_train_pipeline_writes_a_loadable_transformer_directory(tmp_path):
     assert metrics["training"]["steps"] > 0 and metrics["training"]["history"]
     predictor = load(out)
     (answer,) = predictor.predict(["Rockets struck a base near the capital."])
-    assert set(answer) == {"event_type", "target", "actor"} and answer["event_type"]["evidence"]
+    assert set(answer) == {"event_type", "target", "actor", "relevance"} and answer["event_type"]["evidence"]
     for space in predictor.spaces.values():  # thresholds were chosen on validation
         assert 0.0 <= space.threshold <= 1.0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import TaskConfig
-from .taxonomy import read_hierarchy
+from .taxonomy import read_descriptions, read_hierarchy
 
 
 @dataclass
@@ -19,6 +19,10 @@ class LabelSpace:
     threshold: float = 0.0
     # multi-label tasks: per-label decision cutoffs chosen on validation (None: 0.5 for every label)
     cutoffs: list[float] | None = None
+    # logits are divided by it before softmax/sigmoid: fitted on validation (calibration)
+    temperature: float = 1.0
+    # label -> what it means (the codebook's definition): initialises the head of a transformer
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def coarse(self) -> list[str]:
@@ -84,12 +88,15 @@ class LabelSpace:
     def to_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "labels": self.labels,
                 "parents": self.parents, "threshold": self.threshold,
-                **({"cutoffs": self.cutoffs} if self.cutoffs else {})}
+                **({"cutoffs": self.cutoffs} if self.cutoffs else {}),
+                **({"temperature": self.temperature} if self.temperature != 1.0 else {}),
+                **({"descriptions": self.descriptions} if self.descriptions else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LabelSpace":
         return cls(d["name"], d["type"], list(d["labels"]), dict(d.get("parents") or {}),
-                   float(d.get("threshold", 0.0)), [float(c) for c in d["cutoffs"]] if d.get("cutoffs") else None)
+                   float(d.get("threshold", 0.0)), [float(c) for c in d["cutoffs"]] if d.get("cutoffs") else None,
+                   float(d.get("temperature", 1.0)), dict(d.get("descriptions") or {}))
 
 
 def build_space(task: TaskConfig, train_values: list) -> LabelSpace:
@@ -98,6 +105,7 @@ def build_space(task: TaskConfig, train_values: list) -> LabelSpace:
     Fixed lists and hierarchies come from config; `from_data` takes the labels seen in
     training at least `min_count` times (the `max_labels` most frequent, if set)."""
     parents = {}
+    descriptions = read_descriptions(task.descriptions) if task.descriptions else {}
     if task.hierarchy:
         tree = read_hierarchy(task.hierarchy)
         parents = {child: parent for parent, children in tree.items() for child in children}
@@ -107,9 +115,9 @@ def build_space(task: TaskConfig, train_values: list) -> LabelSpace:
         if missing:
             raise ValueError(f"tasks.{task.name}: labels {missing} are not in the hierarchy {task.hierarchy}")
         return LabelSpace(task.name, task.type, labels, {l: parents[l] for l in labels} if parents else {},
-                          task.threshold)
+                          task.threshold, descriptions=descriptions)
     if task.labels == "hierarchy":
-        return LabelSpace(task.name, task.type, list(parents), parents, task.threshold)
+        return LabelSpace(task.name, task.type, list(parents), parents, task.threshold, descriptions=descriptions)
     counts: Counter = Counter()
     for v in train_values:
         if v is None:

@@ -2,19 +2,12 @@
 text with each task's answer, its score, the top-k, an `uncertain` flag and evidence."""
 from __future__ import annotations
 
-import re
 from typing import Protocol
 
 import numpy as np
 
 from .labels import LabelSpace
-
-_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n\s*\n")
-
-
-def sentences(text: str) -> list[str]:
-    parts = [s.strip() for s in _SENTENCE.split(text or "")]
-    return [s for s in parts if s] or [text]
+from .sentences import sentences
 
 
 class Backend(Protocol):
@@ -59,27 +52,41 @@ class Predictor:
         texts = list(texts)
         if not texts:
             return []
-        proba = self.predict_proba(texts)
+        if evidence and getattr(self.backend, "reads_articles", False):
+            # the article reader scores every sentence in the same forward pass
+            proba, best, spans = self.backend.read(texts, evidence=True)
+            pick_of = lambda i, name: (lambda j: texts[i][slice(*spans[i][int(best[name][i, j])])])
+        else:
+            proba = self.predict_proba(texts)
+            pick_of = self._sentence_pass(texts) if evidence else (lambda i, name: None)
         decided = self.decide(proba)
-        sents = [sentences(t) for t in texts] if evidence else None
-        sent_proba, offsets = None, None
-        if evidence:
-            flat = [s for ss in sents for s in ss]
-            sent_proba = self.backend.predict_proba(flat)
-            offsets = np.cumsum([0] + [len(ss) for ss in sents])
+        no_event = self._no_event(decided)
         out = []
         for i in range(len(texts)):
             answer = {}
             for name, space in self.spaces.items():
                 p, d = proba[name][i], decided[name]
-                pick = None
-                if evidence:
-                    lo, hi = offsets[i], offsets[i + 1]
-                    pick = lambda j: sents[i][int(np.argmax(sent_proba[name][lo:hi, j]))]
+                pick = pick_of(i, name)
                 answer[name] = (self._multi(p, space, d["chosen"][i], d["uncertain"][i], pick) if space.type == "multi"
                                 else self._single(p, space, {k: v[i] for k, v in d.items()}, pick))
+                if no_event is not None and no_event[i] and name != "relevance":
+                    answer[name]["uncertain"] = True  # nothing codable was reported: no answer is sure
             out.append(answer)
         return out
+
+    def _no_event(self, decided: dict) -> np.ndarray | None:
+        """Per article, whether the `relevance` task (when the model has one) says no codable event."""
+        space = self.spaces.get("relevance")
+        if space is None or "none" not in space.labels:
+            return None
+        return decided["relevance"]["best"] == space.labels.index("none")
+
+    def _sentence_pass(self, texts: list[str]):
+        """Evidence for a model without the article reader: every sentence scored on its own."""
+        sents = [sentences(t) for t in texts]
+        sent_proba = self.backend.predict_proba([s for ss in sents for s in ss])
+        offsets = np.cumsum([0] + [len(ss) for ss in sents])
+        return lambda i, name: (lambda j: sents[i][int(np.argmax(sent_proba[name][offsets[i]:offsets[i + 1], j]))])
 
     def _single(self, p: np.ndarray, space: LabelSpace, d: dict, pick) -> dict:
         best = int(d["best"])

