@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model from a config; prints the model directory")
     t.add_argument("config", help="YAML config, e.g. configs/baseline.yaml")
-    t.add_argument("--data", nargs="+", help="data files or folders (replace data.paths of the config)")
+    t.add_argument("--data", nargs="+", help="data files, folders or globs, each optionally FORMAT:PATH "
+                   "(e.g. acled:export.csv.gz); they replace data.paths of the config")
     t.add_argument("--format", choices=FORMATS, help="how to read the data (replaces data.format)")
     t.add_argument("--out", help="model directory to create (default models/<config>-<time>)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="score a model on labelled data; prints and writes metrics")
     e.add_argument("model", help="model directory")
-    e.add_argument("--data", nargs="+", help="data files (default: the model's training data)")
+    e.add_argument("--data", nargs="+", help="data files, each optionally FORMAT:PATH (default: the model's training data)")
     e.add_argument("--format", choices=FORMATS)
     e.add_argument("--split", choices=["test", "all"], default="test",
                    help="test: the model's split rule applied to this data; all: every row")

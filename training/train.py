@@ -12,7 +12,7 @@ import pandas as pd
 
 from .baseline import TfidfModel
 from .card import render_card
-from .config import Config, dump_config
+from .config import Config, dump_config, resolve_data_path
 from .data import fingerprint, read_data
 from .evaluate import answer_confidence, choose_cutoffs, choose_threshold, compute_metrics, summary_lines, write_plots
 from .labels import LabelSpace, build_space
@@ -222,7 +222,7 @@ def evaluate(model_path: Path, data: list[str] | None, data_format: str | None, 
     predictor = load(model_path)
     cfg = predictor.config
     if data:
-        cfg.data.paths = [str(Path(p).resolve()) for p in data]
+        cfg.data.paths = [resolve_data_path(p, Path.cwd()) for p in data]
     if data_format:
         cfg.data.format = data_format
     cfg.data.max_rows = None
