@@ -153,9 +153,9 @@ def run_model(path: Path, root: Path, articles: list[dict], showcase_id: str | N
            if predictor.manifest["kind"] == "transformer" else None,
            "train_seconds": json.loads((path / "metrics.json").read_text()).get("train_seconds")}
     out["acled"] = score_split(predictor, [f"acled:{root / 'acled/acled_events.csv.gz'}"])
-    log(f"  acled: " + json.dumps({t: m.get("macro_f1") for t, m in out["acled"]["tasks"].items()}))
+    log("  acled: " + json.dumps({t: m.get("macro_f1") for t, m in out["acled"]["tasks"].items()}))
     out["muc"] = score_split(predictor, [f"muc:{root / 'muc34/muc34.jsonl.gz'}"])
-    log(f"  muc: " + json.dumps({t: (m.get("macro_f1"), m.get("coarse", {}).get("macro_f1"))
+    log("  muc: " + json.dumps({t: (m.get("macro_f1"), m.get("coarse", {}).get("macro_f1"))
                                  for t, m in out["muc"]["tasks"].items()}))
     out["news"], answers = news_metrics(predictor, articles)
     out["news"]["showcase"] = showcase(articles, answers, showcase_id)

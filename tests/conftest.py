@@ -1,5 +1,7 @@
 import json
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,36 @@ def smoke_model(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("models") / "smoke"
     return train(load_config(CONFIGS / "smoke.yaml", overrides=["eval.plots=true"]), out, log=lambda m: None)
+
+
+def _bentoml_workers_since(boot_ticks: int) -> list[str]:
+    """BentoML processes of this interpreter started after `boot_ticks` (clock ticks since boot)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
+            started = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[19])
+        except (OSError, IndexError, ValueError):
+            continue
+        if started >= boot_ticks and cmd[0].decode(errors="replace") == sys.executable \
+                and any(b"_bentoml_impl" in part for part in cmd):
+            found.append(f"{entry}: {b' '.join(cmd[:4]).decode(errors='replace')}")
+    return found
+
+
+def _ticks_now() -> int:
+    return int(float(open("/proc/uptime").read().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """A test that starts a server stops everything it started: at the end of the session no
+    BentoML process of this run is alive."""
+    start = _ticks_now()
+    yield
+    deadline = time.time() + 10
+    while (left := _bentoml_workers_since(start)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not left, f"processes left behind by the tests: {left}"

@@ -1,7 +1,6 @@
 """Analysts' corrections through a running service: validated against the model's tasks,
 durable across a service kill and restart, exported as data, and used by retraining."""
 import json
-import os
 import signal
 
 import pytest
@@ -12,7 +11,7 @@ from training.train import train
 
 from .conftest import write_jsonl
 from .synthetic import NEW_ACTOR, OLD_ACTORS, config_yaml, reports
-from .test_service import call, secnews, service_env, start_server
+from .test_service import call, secnews, service_env, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +25,6 @@ def setup(tmp_path_factory):
     env = service_env(home)
     assert secnews(env, "models", "import", parent).returncode == 0
     return {"dir": d, "parent": parent, "env": env, "home": home, "held": reports([NEW_ACTOR], 16, 2, "h")}
-
-
-def stop(proc, sig=signal.SIGTERM):
-    os.killpg(proc.pid, sig)
-    proc.wait(timeout=30)
 
 
 BAD = [
@@ -70,7 +64,7 @@ def test_feedback_survives_restart_and_feeds_retraining(setup, tmp_path):
         acks.append(ack["feedback_id"])
         assert acks == sorted(set(acks))
     finally:
-        stop(proc, signal.SIGKILL)  # no clean shutdown: acknowledged rows must already be on disk
+        stop_server(proc, signal.SIGKILL)  # no clean shutdown: acknowledged rows must already be on disk
 
     proc, url, *_ = start_server(env, setup["parent"], setup["home"] / "serve.log")
     try:  # ids classified before the restart are still known
@@ -78,7 +72,7 @@ def test_feedback_survives_restart_and_feeds_retraining(setup, tmp_path):
             status, ack = call(url, "/feedback", {"article_id": r["id"], "labels": {"actor": NEW_ACTOR}})
             assert status == 200, ack
     finally:
-        stop(proc)
+        stop_server(proc)
 
     exported = secnews(env, "feedback", "export", "--out", tmp_path / "fb.jsonl")
     assert exported.returncode == 0, exported.stderr

@@ -72,9 +72,46 @@ def start_server(env: dict, model, log_path) -> tuple[subprocess.Popen, str, lis
         assert proc.poll() is None, open(log_path).read()[-3000:]
         time.sleep(0.3)
     else:
-        os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc, signal.SIGKILL)
         pytest.fail("service not ready in 120 s: " + open(log_path).read()[-3000:])
     return proc, url, polls, first_ready
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, read from /proc: BentoML's worker runs in a session of
+    its own, so signalling the server's process group does not reach it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def stop_server(proc, sig=signal.SIGTERM) -> None:
+    """Signal the server's process group, then kill whatever it started that outlived it (the
+    worker of a SIGKILLed server keeps serving as an orphan: issue 14), so no test leaves a
+    process behind."""
+    below = descendants(proc.pid)
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=30)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") for p in below):
+        time.sleep(0.2)
+    for p in below:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def service_env(home) -> dict:
@@ -91,8 +128,7 @@ def server(smoke_model, tmp_path_factory):
     tag = imported.stdout.strip()
     proc, url, polls, first_ready = start_server(env, smoke_model, home / "serve.log")
     yield {"url": url, "tag": tag, "env": env, "polls": polls, "first_ready": first_ready, "model": smoke_model}
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    stop_server(proc)
 
 
 def test_ready_only_with_the_model_loaded(server):

@@ -62,8 +62,9 @@ def _as_background(text: str, rng: np.random.Generator) -> str:
     if rng.random() < 0.3 or not text:
         return text
     connector = CONNECTORS[rng.integers(len(CONNECTORS))]
-    first = text[0].lower() if text[:2].isupper() is False else text[0]
-    return connector + first + text[1:]
+    if text[:2].isupper():  # "US forces ...", "ISIS ...": an acronym keeps its capitals
+        return connector + text
+    return connector + text[0].lower() + text[1:]
 
 
 def _article(lede: str, paragraphs: list[str], lede_first: bool) -> str:

@@ -93,13 +93,15 @@ def calibrate(backend, cfg: Config, spaces: dict[str, LabelSpace], val_texts: li
               log: Log) -> None:
     """On validation (article-shaped when composition is on): each task's temperature, the
     multi-label cutoffs, then each task's `uncertain` threshold for the stated precision,
-    never below train.abstain_floor."""
-    if cfg.train.calibrate:
-        logits = backend_logits(backend, val_texts)
-        for name, space in spaces.items():
-            space.temperature = fit_temperature(space, val_gold[name], logits[name])
-        log("temperatures (validation NLL): " + ", ".join(f"{n} {s.temperature}" for n, s in spaces.items()))
+    never below train.abstain_floor. Validation is read once; the calibrated scores are
+    the uncalibrated ones rescaled."""
     val_proba = backend.predict_proba(val_texts)
+    if cfg.train.calibrate:
+        for name, space in spaces.items():
+            logits = as_logits(val_proba[name], space)
+            space.temperature = fit_temperature(space, val_gold[name], logits)
+            val_proba[name] = with_temperature(logits, space)
+        log("temperatures (validation NLL): " + ", ".join(f"{n} {s.temperature}" for n, s in spaces.items()))
     if cfg.train.cutoff_min_positives:
         for name, space in spaces.items():
             if space.type == "multi":
@@ -117,21 +119,18 @@ def calibrate(backend, cfg: Config, spaces: dict[str, LabelSpace], val_texts: li
             f"{cfg.train.abstain_floor}): " + ", ".join(f"{n} {s.threshold}" for n, s in spaces.items()))
 
 
-def backend_logits(backend, texts: list[str]) -> dict[str, np.ndarray]:
-    """Uncalibrated log-probabilities (temperature 1) of a backend, for fitting temperatures."""
-    saved = {n: s.temperature for n, s in backend.spaces.items()}
-    for s in backend.spaces.values():
-        s.temperature = 1.0
-    try:
-        proba = backend.predict_proba(texts)
-    finally:
-        for n, s in backend.spaces.items():
-            s.temperature = saved[n]
-    out = {}
-    for name, p in proba.items():
-        p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
-        out[name] = np.log(p / (1 - p)) if backend.spaces[name].type == "multi" else np.log(p)
-    return out
+def as_logits(proba: np.ndarray, space: LabelSpace) -> np.ndarray:
+    """Logits (up to a per-row constant for softmax) of probabilities scored at `space.temperature`."""
+    p = np.clip(proba.astype(np.float64), 1e-7, 1 - 1e-7)
+    return (np.log(p / (1 - p)) if space.type == "multi" else np.log(p)) * space.temperature
+
+
+def with_temperature(logits: np.ndarray, space: LabelSpace) -> np.ndarray:
+    z = logits / space.temperature
+    if space.type == "multi":
+        return (1 / (1 + np.exp(-z))).astype(np.float32)
+    z = z - z.max(axis=1, keepdims=True)
+    return (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def fit_temperature(space: LabelSpace, gold: dict[str, np.ndarray], logits: np.ndarray) -> float:

@@ -8,7 +8,6 @@ linear decay, early stopping on validation, and a wall-clock budget."""
 from __future__ import annotations
 
 import copy
-import math
 import time
 from typing import Callable
 
