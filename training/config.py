@@ -87,6 +87,10 @@ class TransformerConfig:
     positions: int = 16  # sentence positions the reader tells apart (later sentences share the last)
     max_train_windows: int = 4  # training reads the first windows of a long text; prediction all of them
     description_scale: float = 2.0  # norm of a head row initialised from a label description
+    # a task (actor) also read as a span of the text: the name of the group said to be behind
+    # the event, found by a token head (open set: a group never seen in training can be named)
+    span_task: str | None = None
+    span_cutoff: float = 0.5  # token in-span probability for a token to be part of the name
 
 
 @dataclass

@@ -39,3 +39,15 @@ def multitask_loss(logits: dict[str, torch.Tensor], gold: dict[str, dict[str, to
     losses = [l for name in spaces if (l := task_loss(logits[name], gold[name], spaces[name], weights.get(name)))
               is not None]
     return torch.stack(losses).sum() if losses else None
+
+
+def span_loss(tokens: list[torch.Tensor], tags: list[torch.Tensor], pos_weight: float = 4.0) -> torch.Tensor | None:
+    """Token BCE of the actor span head over the tokens that carry a tag (-1: not trained);
+    names are a few tokens in hundreds, so a token inside one weighs `pos_weight`."""
+    logits = torch.cat([t.reshape(-1) for t in tokens])
+    y = torch.cat([t.reshape(-1) for t in tags])
+    keep = y >= 0
+    if not keep.any():
+        return None
+    weight = torch.tensor(pos_weight, device=logits.device)
+    return F.binary_cross_entropy_with_logits(logits[keep], y[keep].float(), pos_weight=weight)

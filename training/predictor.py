@@ -7,6 +7,7 @@ from typing import Protocol
 import numpy as np
 
 from .labels import LabelSpace
+from .linking import ActorLinker
 from .sentences import sentences
 
 
@@ -19,6 +20,8 @@ class Predictor:
                  config=None, path=None):
         self.backend, self.spaces, self.manifest, self.top_k = backend, spaces, manifest, top_k
         self.config, self.path = config, path  # the resolved training config and model directory, when loaded
+        self.span_task = getattr(getattr(backend, "cfg", None), "span_task", None)
+        self.linker = ActorLinker.for_model(path, config, spaces.get(self.span_task)) if self.span_task else None
 
     @property
     def tasks(self) -> list[str]:
@@ -52,10 +55,12 @@ class Predictor:
         texts = list(texts)
         if not texts:
             return []
-        if evidence and getattr(self.backend, "reads_articles", False):
-            # the article reader scores every sentence in the same forward pass
-            proba, best, spans = self.backend.read(texts, evidence=True)
-            pick_of = lambda i, name: (lambda j: texts[i][slice(*spans[i][int(best[name][i, j])])])
+        names = None
+        if getattr(self.backend, "reads_articles", False):
+            # the article reader scores every sentence (and the actor's name) in the same forward pass
+            proba, best, spans, names = self.backend.read(texts, evidence=evidence)
+            pick_of = ((lambda i, name: (lambda j: texts[i][slice(*spans[i][int(best[name][i, j])])])) if evidence
+                       else (lambda i, name: None))
         else:
             proba = self.predict_proba(texts)
             pick_of = self._sentence_pass(texts) if evidence else (lambda i, name: None)
@@ -69,6 +74,8 @@ class Predictor:
                 pick = pick_of(i, name)
                 answer[name] = (self._multi(p, space, d["chosen"][i], d["uncertain"][i], pick) if space.type == "multi"
                                 else self._single(p, space, {k: v[i] for k, v in d.items()}, pick))
+                if names is not None and name == self.span_task:
+                    answer[name] = self.linker.answer(answer[name], texts[i], names[i], spans[i], evidence)
                 if no_event is not None and no_event[i] and name != "relevance":
                     answer[name]["uncertain"] = True  # nothing codable was reported: no answer is sure
             out.append(answer)

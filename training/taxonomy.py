@@ -61,7 +61,9 @@ class ActorNormalizer:
         self.strip = [re.compile(p) for p in spec.get("strip", [])]
         self.rewrite = _regex_pairs(spec.get("rewrite", []), "actors.yaml rewrite")
         self.aliases = {}
+        self.names: dict[str, list[str]] = {}  # canonical name -> its other names
         for canonical, names in (spec.get("aliases") or {}).items():
+            self.names[canonical] = list(names)
             for name in [canonical, *names]:
                 self.aliases[name.strip().lower()] = canonical
 

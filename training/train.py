@@ -17,7 +17,9 @@ from .data import fingerprint, read_data
 from .evaluate import answer_confidence, choose_cutoffs, choose_threshold, compute_metrics, summary_lines, write_plots
 from .labels import LabelSpace, build_space
 from .modeldir import library_versions, staging, write_manifest
+from .spans import row_mentions
 from .split import assign_split
+from .taxonomy import Taxonomy
 from .validation import Report, validate
 
 Log = Callable[[str], None]
@@ -83,10 +85,20 @@ def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log:
         backend.init_heads_from_descriptions(log)
     val_gold = encode(val, cfg, spaces)
     history = trainer.fit(backend, rows["text"].tolist(), encode(rows, cfg, spaces), val["text"].tolist(),
-                          val_gold, cfg.train, log)
+                          val_gold, cfg.train, log, mentions=actor_mentions(rows, cfg))
     if len(val):
         calibrate(backend, cfg, spaces, val["text"].tolist(), val_gold, log)
     return backend, {"n_fit": len(rows), "training": history}
+
+
+def actor_mentions(rows: pd.DataFrame, cfg: Config) -> list | None:
+    """Distant supervision of the span head: where each row's text names its coded actor."""
+    name = cfg.model.transformer.span_task
+    if name is None:
+        return None
+    aliases = Taxonomy(Path(cfg.data.taxonomy)).actors.names
+    relevance = rows["relevance"].tolist() if "relevance" in rows else None
+    return row_mentions(rows["text"].tolist(), rows[cfg.task(name).source].tolist(), relevance, aliases)
 
 
 def calibrate(backend, cfg: Config, spaces: dict[str, LabelSpace], val_texts: list[str], val_gold: dict,
@@ -178,6 +190,10 @@ def write_model(out: Path, cfg: Config, model, spaces: dict[str, LabelSpace], me
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
+        aliases = Path(cfg.data.taxonomy) / "actors.yaml"
+        if cfg.model.kind == "transformer" and cfg.model.transformer.span_task and aliases.is_file():
+            # the alias table the span head's names are linked with travels with the model
+            (tmp / "actors.yaml").write_text(aliases.read_text(encoding="utf-8"))
         plots = write_plots(tmp, spaces, gold, proba, metrics["tasks"]) if cfg.eval.plots and proba is not None else []
         manifest = {"kind": cfg.model.kind, "name": out.name, "parent": None, **manifest,
                     "tasks": [s.to_dict() for s in spaces.values()]}

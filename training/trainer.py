@@ -13,11 +13,12 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from .config import TrainConfig
 from .evaluate import compute_metrics
 from .labels import LabelSpace
-from .losses import multitask_loss
+from .losses import multitask_loss, span_loss
 from .transformer import TransformerBackend, article_batch, pack
 
 Log = Callable[[str], None]
@@ -69,7 +70,9 @@ def val_score(metrics: dict) -> float:
 
 
 def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: list[str], val_gold: dict,
-        cfg: TrainConfig, log: Log) -> dict:
+        cfg: TrainConfig, log: Log, mentions: list | None = None) -> dict:
+    """`mentions`: per text, the character spans of its actor's name (spans.row_mentions),
+    for a model with a span head."""
     spaces: dict[str, LabelSpace] = backend.spaces
     model, tok = backend.model, backend.tokenizer
     torch.manual_seed(cfg.seed)
@@ -78,6 +81,11 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
         torch.set_num_threads(cfg.threads)
     # training reads the first max_train_windows windows of each text; prediction all of them
     enc = backend.encode(texts, max_windows=backend.cfg.max_train_windows)
+    if model.span is not None and mentions is not None:
+        enc.tag(mentions)
+        tagged = sum(1 for m in mentions if m)
+        log(f"actor span head: {tagged:,} texts name their actor, "
+            f"{sum(1 for m in mentions if m == []):,} train 'no span'")
     lengths = enc.tokens()
     device = backend.device
     weights = {name: class_weights(space, gold[name], cfg.class_weighting) for name, space in spaces.items()}
@@ -87,7 +95,8 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     total = max(1, int(steps_per_epoch * cfg.epochs))
     warmup = int(total * cfg.warmup_ratio)
     groups = []
-    for part, lr in ((model.encoder, cfg.lr), (model.heads, cfg.head_lr or cfg.lr)):
+    heads = [model.heads] + [m for m in (model.reader, model.span) if m is not None]
+    for part, lr in ((model.encoder, cfg.lr), (nn.ModuleList(heads), cfg.head_lr or cfg.lr)):
         params = list(part.parameters())
         groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay, "lr": lr},
                    {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": lr}]
@@ -133,8 +142,10 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
         for idx in length_grouped_batches(lengths, cfg.batch_size, rng, cfg.tokens_per_batch):
             b = article_batch(enc, idx, tok.pad_token_id, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
-            loss = multitask_loss(logits, _gold_batch(gold, idx, device), spaces, weights)
+                out = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
+            loss = multitask_loss(out.logits, _gold_batch(gold, idx, device), spaces, weights)
+            if b.tags is not None and (sl := span_loss(out.tokens, b.tags)) is not None:
+                loss = sl if loss is None else loss + sl
             step += 1
             if loss is not None:
                 loss.backward()

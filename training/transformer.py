@@ -28,9 +28,11 @@ from torch import nn
 from .config import TransformerConfig
 from .labels import LabelSpace
 from .sentences import sentence_spans
+from .spans import Span, decode, token_tags, widen
 
 HEADS_FILE = "heads.safetensors"
 READER_FILE = "reader.safetensors"
+SPAN_FILE = "span.safetensors"
 ENCODER_DIR = "encoder"
 
 
@@ -77,9 +79,21 @@ def segment_softmax(scores: torch.Tensor, segment: torch.Tensor, n: int) -> torc
     return e / total[segment].clamp(min=1e-12)
 
 
+@dataclass
+class ReadOut:
+    """What one read of a batch gives: per task the article logits; with sentences, each
+    sentence's vector and attention (evidence); with a span head, per width group the
+    in-span logit of every token (the attributed actor's name)."""
+    logits: dict[str, torch.Tensor]
+    sent_vec: torch.Tensor | None = None
+    alpha: torch.Tensor | None = None
+    present: torch.Tensor | None = None
+    tokens: list[torch.Tensor] | None = None
+
+
 class MultiTaskModel(nn.Module):
     def __init__(self, encoder: nn.Module, spaces: dict[str, LabelSpace], dropout: float = 0.1,
-                 pooling: str = "mean", positions: int = 16):
+                 pooling: str = "mean", positions: int = 16, span: bool = False):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
@@ -87,6 +101,8 @@ class MultiTaskModel(nn.Module):
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(s.labels)) for name, s in spaces.items()})
         self.pooling = pooling
         self.reader = SentenceAttention(hidden, positions) if pooling == "attention" else None
+        # token-level: is this token part of the name of the group the text says is behind it?
+        self.span = nn.Linear(hidden, 1) if span else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """One answer per window (mean pooling: the `mean` reader, and a bare forward)."""
@@ -97,16 +113,18 @@ class MultiTaskModel(nn.Module):
         return {name: head(pooled).float() for name, head in self.heads.items()}
 
     def read(self, input_ids: list[torch.Tensor], attention_mask: list[torch.Tensor], sent_ids: list[torch.Tensor],
-             sent_article: torch.Tensor, sent_pos: torch.Tensor, n_articles: int, with_sentences: bool = False):
+             sent_article: torch.Tensor, sent_pos: torch.Tensor, n_articles: int, with_sentences: bool = False) -> ReadOut:
         """One answer per article from its windows, given in groups of similar width (one
         encoder call each). `sent_ids` (windows, tokens) per group: the batch-wide index of the
         sentence each token belongs to, -1 for special and padding tokens; `sent_article`,
         `sent_pos`: per batch sentence, its article and its position in it."""
-        flats, sids = [], []
+        flats, sids, tokens = [], [], []
         for ids, mask, sent in zip(input_ids, attention_mask, sent_ids):
             hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
             flats.append(hidden.reshape(-1, hidden.shape[-1]).float())
             sids.append(sent.reshape(-1))
+            if self.span is not None:
+                tokens.append(self.span(self.dropout(hidden)).squeeze(-1).float())
         flat, sid = torch.cat(flats), torch.cat(sids)
         keep = sid >= 0
         present, compact = torch.unique(sid[keep], return_inverse=True)
@@ -125,9 +143,10 @@ class MultiTaskModel(nn.Module):
         article = article.index_add_(0, art, alpha.unsqueeze(1) * sent_vec)
         pooled = self.dropout(article)
         logits = {name: head(pooled).float() for name, head in self.heads.items()}
-        if not with_sentences:
-            return logits
-        return logits, sent_vec, alpha, present
+        out = ReadOut(logits, tokens=tokens if self.span is not None else None)
+        if with_sentences:
+            out.sent_vec, out.alpha, out.present = sent_vec, alpha, present
+        return out
 
 
 def probabilities(logits: dict[str, torch.Tensor], spaces: dict[str, LabelSpace]) -> dict[str, np.ndarray]:
@@ -167,6 +186,12 @@ class Encoded:
     sent: list[np.ndarray]
     spans: list[list[tuple[int, int]]]
     windows_of: list[np.ndarray]
+    offsets: list[np.ndarray] | None = None  # per window, each token's character span in its text
+    tags: list[np.ndarray] | None = None  # per window, span training tags (spans.token_tags)
+
+    def tag(self, mentions: list) -> None:
+        """Span training tags of every window from each text's actor mentions."""
+        self.tags = [token_tags(self.offsets[w], mentions[self.owner[w]]) for w in range(len(self.ids))]
 
     def tokens(self) -> np.ndarray:
         """Tokens per text (what a text costs to read)."""
@@ -185,6 +210,8 @@ class ArticleBatch:
     sent_pos: torch.Tensor
     n_articles: int
     sent_offset: np.ndarray  # batch-wide index of each article's first sentence
+    windows: list[np.ndarray] | None = None  # per group, the Encoded window of each row
+    tags: list[torch.Tensor] | None = None  # per group, span tags (-1 where not trained)
 
 
 def width_groups(widths: np.ndarray, slack: float = 1.5) -> list[np.ndarray]:
@@ -207,19 +234,26 @@ def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device
         windows += list(enc.windows_of[a])
         window_offset += [offset[b]] * len(enc.windows_of[a])
     windows, window_offset = np.array(windows), np.array(window_offset)
-    ids, masks, sids = [], [], []
+    ids, masks, sids, group_windows, tags = [], [], [], [], []
     for group in width_groups(np.array([len(enc.ids[w]) for w in windows])):
         input_ids, mask = pad_batch(enc.ids, windows[group], pad)
         sent_ids = torch.full(input_ids.shape, -1, dtype=torch.long)
+        tag = torch.full(input_ids.shape, -1, dtype=torch.long) if enc.tags is not None else None
         for row, g in enumerate(group):
             s = enc.sent[windows[g]]
             sent_ids[row, :len(s)] = torch.from_numpy(np.where(s >= 0, s + window_offset[g], -1))
+            if tag is not None:
+                tag[row, :len(s)] = torch.from_numpy(enc.tags[windows[g]])
         ids.append(input_ids.to(device))
         masks.append(mask.to(device))
         sids.append(sent_ids.to(device))
+        group_windows.append(windows[group])
+        if tag is not None:
+            tags.append(tag.to(device))
     sent_article = torch.from_numpy(np.repeat(np.arange(len(arts)), n_sent))
     sent_pos = torch.from_numpy(np.concatenate([np.arange(n) for n in n_sent]))
-    return ArticleBatch(ids, masks, sids, sent_article.to(device), sent_pos.to(device), len(arts), offset)
+    return ArticleBatch(ids, masks, sids, sent_article.to(device), sent_pos.to(device), len(arts), offset,
+                        group_windows, tags if enc.tags is not None else None)
 
 
 def pack(order: np.ndarray, cost: np.ndarray, budget: int) -> list[np.ndarray]:
@@ -265,30 +299,33 @@ class TransformerBackend:
         keep = np.flatnonzero(rank < max_windows) if max_windows else np.arange(len(owner))
         spans = [sentence_spans(t) for t in texts]
         starts = [np.array([a for a, _ in sp]) for sp in spans]
-        ids, sent, kept_owner = [], [], owner[keep]
+        ids, sent, offsets, kept_owner = [], [], [], owner[keep]
         for w in keep:
             off = np.asarray(enc["offset_mapping"][w]).reshape(-1, 2)
             s = np.searchsorted(starts[owner[w]], off[:, 0], side="right") - 1
             s = np.where((off[:, 0] == 0) & (off[:, 1] == 0), -1, np.maximum(s, 0))
             ids.append(enc["input_ids"][w])
             sent.append(s)
+            offsets.append(off)
         windows_of = np.split(np.arange(len(keep)), np.flatnonzero(kept_owner[1:] != kept_owner[:-1]) + 1)
-        return Encoded(ids, kept_owner, sent, spans, windows_of)
+        return Encoded(ids, kept_owner, sent, spans, windows_of, offsets)
 
     @torch.inference_mode()
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         if not self.reads_articles:
             return self._predict_windows(texts)
-        return self.read(texts, evidence=False)[0]
+        return self.read(texts, evidence=False, names=False)[0]
 
     @torch.inference_mode()
-    def read(self, texts: list[str], evidence: bool = True):
+    def read(self, texts: list[str], evidence: bool = True, names: bool = True):
         """Article probabilities and, with `evidence`, for every task and label the index of
-        the sentence that supports it, and each text's sentence spans."""
+        the sentence that supports it, each text's sentence spans and, with a span head,
+        each text's best actor name span (a `spans.Span` or None)."""
         enc = self.encode(list(texts))
         n = len(texts)
         proba = {name: np.zeros((n, len(s.labels)), np.float32) for name, s in self.spaces.items()}
         best = {name: np.zeros((n, len(s.labels)), np.int64) for name, s in self.spaces.items()} if evidence else None
+        names: list[Span | None] | None = [None] * n if self.model.span is not None and names else None
         windows = np.array([len(w) for w in enc.windows_of])
         order = np.argsort(enc.tokens() / windows, kind="stable")  # similar widths together
         for arts in pack(order, windows, self.cfg.batch_size):
@@ -296,19 +333,31 @@ class TransformerBackend:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16_inference):
                 out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
                                       batch.sent_pos, batch.n_articles, with_sentences=evidence)
-            logits = out[0] if evidence else out
-            for name, p in probabilities(logits, self.spaces).items():
+            for name, p in probabilities(out.logits, self.spaces).items():
                 proba[name][arts] = p
             if evidence:
                 self._evidence(out, batch, arts, best)
-        return proba, best, enc.spans
+            if names is not None:
+                self._names(out, batch, enc, texts, names)
+        return proba, best, enc.spans, names
+
+    def _names(self, out: ReadOut, batch: ArticleBatch, enc: Encoded, texts: list[str], names: list) -> None:
+        """Each text's most probable actor name span over all its windows."""
+        for logit, windows in zip(out.tokens, batch.windows):
+            prob = torch.sigmoid(logit).float().cpu().numpy()
+            for row, w in enumerate(windows):
+                t = int(enc.owner[w])
+                off = enc.offsets[w]
+                for span in decode(prob[row, :len(off)], off, self.cfg.span_cutoff):
+                    if names[t] is None or span.score > names[t].score:
+                        names[t] = widen(texts[t], span)
 
     def _evidence(self, out, batch: ArticleBatch, arts: np.ndarray, best: dict) -> None:
         """Per task and label, the sentence that pushed the article towards that label most:
         a sentence's attention times how much more than the article's average sentence it
         raises the label's log-probability (for a linear head, its exact share of the
         article's logit margin, relative to an average sentence)."""
-        _, sent_vec, alpha, present = out
+        sent_vec, alpha, present = out.sent_vec, out.alpha, out.present
         present = present.cpu().numpy()
         art = batch.sent_article.cpu().numpy()[present]
         alpha = alpha.float().cpu().numpy()
@@ -408,6 +457,9 @@ class TransformerBackend:
         if self.model.reader is not None:
             reader = {k: v.detach().cpu().contiguous() for k, v in self.model.reader.state_dict().items()}
             save_file(reader, str(folder / READER_FILE))
+        if self.model.span is not None:
+            span = {k: v.detach().cpu().contiguous() for k, v in self.model.span.state_dict().items()}
+            save_file(span, str(folder / SPAN_FILE))
 
     @classmethod
     def load(cls, folder: Path, cfg: TransformerConfig, spaces: dict[str, LabelSpace]) -> "TransformerBackend":
@@ -417,10 +469,12 @@ class TransformerBackend:
         enc_dir = folder / ENCODER_DIR
         encoder = AutoModel.from_pretrained(enc_dir)
         tokenizer = AutoTokenizer.from_pretrained(enc_dir)
-        model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions)
+        model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions, cfg.span_task is not None)
         model.heads.load_state_dict(load_file(str(folder / HEADS_FILE)))
         if model.reader is not None:
             model.reader.load_state_dict(load_file(str(folder / READER_FILE)))
+        if model.span is not None:
+            model.span.load_state_dict(load_file(str(folder / SPAN_FILE)))
         return cls(model.to(pick_device(cfg.device)), tokenizer, spaces, cfg)
 
 
@@ -436,5 +490,11 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
     except OSError as e:
         raise ValueError(f"model.transformer.encoder {cfg.encoder!r}: cannot load it offline ({e}); "
                          "give a local folder with config.json, weights and tokenizer files") from None
-    model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions).to(pick_device(cfg.device))
+    if cfg.span_task is not None and cfg.span_task not in spaces:
+        raise ValueError(f"model.transformer.span_task {cfg.span_task!r} is not a task of this config "
+                         f"({', '.join(spaces)})")
+    if cfg.span_task is not None and cfg.pooling != "attention":
+        raise ValueError("model.transformer.span_task needs pooling: attention (the span head reads the article's windows)")
+    model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions,
+                           cfg.span_task is not None).to(pick_device(cfg.device))
     return TransformerBackend(model, tokenizer, spaces, cfg)

@@ -1,0 +1,148 @@
+"""The attributed actor as a span: distant supervision from coded names, the token head on a
+tiny BERT built here, normalisation and linking, and the registry analysts grow."""
+import numpy as np
+import pytest
+
+from training.config import TrainConfig, TransformerConfig
+from training.labels import LabelSpace
+from training.linking import ActorLinker, add_to_registry, read_registry
+from training.modeldir import load
+from training.predictor import Predictor
+from training.spans import Span, decode, find_mentions, name_variants, row_mentions, token_tags, widen
+from training.trainer import fit
+from training.transformer import TransformerBackend, build
+
+from .tiny_bert import make_tiny_bert
+
+
+def test_variants_of_coded_names():
+    v = name_variants("JNIM: Group for Support of Islam and Muslims and/or Islamic State (Greater Sahara)")
+    assert "JNIM" in v and "Group for Support of Islam and Muslims" in v and "Islamic State" in v
+    assert "Islamic State of Iraq and the Levant (ISIL)" in name_variants("Islamic State of Iraq and the Levant (ISIL)")
+    assert "ISIL" in name_variants("Islamic State of Iraq and the Levant (ISIL)")
+    assert "Al-Shabaab" in name_variants("Al Shabaab", {"Al Shabaab": ["Al-Shabaab"]})
+    # coders' categories and state forces are answered by the closed-set head, not a span
+    for name in ["Military Forces of Russia", "Protesters (Kenya)", "Unidentified Armed Group (Kenya)",
+                 "Police Forces of Kenya", "Rioters"]:
+        assert name_variants(name) == []
+
+
+def test_mentions_ignore_case_and_hyphens_and_whole_words():
+    text = "Suspected al-shabaab fighters attacked; AL SHABAAB later claimed it. Shabaabists unrelated."
+    spans = find_mentions(text, name_variants("Al Shabaab"))
+    assert [text[a:b] for a, b in spans] == ["al-shabaab", "AL SHABAAB"]
+    # the longer form wins over the acronym inside it
+    t2 = "The Islamic State of Iraq and the Levant (ISIL) claimed the attack; ISIL fighters fled."
+    got = [t2[a:b] for a, b in find_mentions(t2, name_variants("Islamic State of Iraq and the Levant (ISIL)"))]
+    assert got == ["Islamic State of Iraq and the Levant (ISIL)", "ISIL"]
+
+
+def test_row_mentions_signal_and_no_signal():
+    texts = ["Boko Haram fighters raided a village.", "Troops shelled the town.", "Markets rose.", "Nothing here."]
+    got = row_mentions(texts, ["Boko Haram", "Military Forces of Nigeria", None, None],
+                       [None, None, "none", None], {})
+    assert got == [[(0, 10)], [], [], None]
+
+
+def test_token_tags_and_decode_round_trip():
+    offsets = np.array([[0, 0], [0, 4], [5, 10], [11, 16], [17, 23], [0, 0]])
+    tags = token_tags(offsets, [(5, 16)])
+    assert tags.tolist() == [-1, 0, 1, 1, 0, -1]
+    spans = decode(np.array([0.9, 0.1, 0.8, 0.7, 0.2, 0.9]), offsets)
+    assert [(s.start, s.end) for s in spans] == [(5, 16)]
+    assert abs(spans[0].score - 0.75) < 1e-6
+    assert widen("the Shabaabists came", Span(4, 9, 1.0)).end == 15
+
+
+def test_linker_normalises_links_and_keeps_unknown_names():
+    linker = ActorLinker({"aliases": {"Kataeb Hezbollah": ["Kata'ib Hizballah", "KH"]}},
+                         ["Kataeb Hezbollah", "Other", "Unidentified"], {})
+    assert linker.name("Kata'ib Hizballah", "") == ("Kataeb Hezbollah", True)
+    assert linker.name("the Popular Mobilisation Brigades", "") == ("Popular Mobilisation Brigades", False)
+    # an acronym after the first full mention takes the full name
+    text = "The Ashab al-Kahf Front (AKF) said ... AKF fighters"
+    assert linker.name("AKF", text) == ("Ashab al-Kahf Front", False)
+    assert linker.name("SHINING PATH", "") == ("Shining Path", False)
+
+
+def test_registry_grows_without_retraining(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECNEWS_ACTORS", str(tmp_path / "actors.yaml"))
+    assert read_registry() == {}
+    add_to_registry("Saraya Awliya al-Dam", ["Awliya al-Dam"])
+    add_to_registry("Saraya Awliya al-Dam", ["SAD"])
+    assert read_registry() == {"Saraya Awliya al-Dam": ["Awliya al-Dam", "SAD"]}
+    linker = ActorLinker({}, ["Other"], read_registry())
+    assert linker.name("awliya al-dam", "") == ("Saraya Awliya al-Dam", True)
+    with pytest.raises(ValueError, match="actor name: 300 characters, at most 200"):
+        add_to_registry("x" * 300, [])
+
+
+# --------------------------------------------------------------------------- the span head
+
+GROUPS = ["red hand brigade", "lion front", "northern legion", "river army", "storm company", "iron column"]
+UNSEEN = ["harbor guard", "desert wolves"]  # in the vocabulary, never a training answer
+ACTOR = LabelSpace("actor", "single", ["Other", "Unidentified"])
+EVENT = LabelSpace("event_type", "single", ["Attack", "Peaceful protest"])
+FILL = ["the weather stayed mild .", "markets opened as usual .", "the club won on sunday ."]
+
+
+def article(group: str | None, other: str, rng) -> tuple[str, str]:
+    lede = (f"gunmen attacked a convoy , and the {group} claimed the attack ." if group
+            else "unidentified gunmen attacked a convoy , police said .")
+    paras = [f"earlier , the {other} held a rally .", *rng.choice(FILL, size=2, replace=False)]
+    return "\n\n".join([lede, *paras]), ("Attack" if group else "Attack")
+
+
+VOCAB = [f"gunmen attacked a convoy , and the {g} claimed the attack ." for g in GROUPS + UNSEEN] + \
+    [f"earlier , the {g} held a rally ." for g in GROUPS + UNSEEN] + FILL + \
+    ["unidentified gunmen attacked a convoy , police said ."]
+
+
+@pytest.fixture(scope="module")
+def span_model(tmp_path_factory):
+    encoder = make_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert", VOCAB)
+    spaces = {"event_type": LabelSpace.from_dict(EVENT.to_dict()), "actor": LabelSpace.from_dict(ACTOR.to_dict())}
+    cfg = TransformerConfig(encoder=str(encoder), max_length=48, stride=8, dropout=0.0, pooling="attention",
+                            max_train_windows=3, span_task="actor")
+    backend = build(cfg, spaces, seed=0)
+    rng = np.random.default_rng(0)
+    texts, actors = [], []
+    for i in range(96):
+        group = None if i % 4 == 0 else GROUPS[rng.integers(len(GROUPS))]
+        other = [g for g in GROUPS if g != group][rng.integers(len(GROUPS) - 1)]
+        texts.append(article(group, other, rng)[0])
+        actors.append(group.title() if group else "Unidentified")
+    gold = {"event_type": spaces["event_type"].encode(["Attack"] * len(texts)),
+            "actor": spaces["actor"].encode(["Unidentified" if a == "Unidentified" else "Other" for a in actors])}
+    fit(backend, texts, gold, [], {},
+        TrainConfig(epochs=30, batch_size=8, lr=2e-3, warmup_ratio=0.0, bf16=False, eval_every=10_000,
+                    patience=100, log_every=10_000, class_weighting="none"),
+        log=lambda m: None, mentions=row_mentions(texts, actors, None, {}))
+    return backend
+
+
+def test_span_head_names_an_unseen_group_and_not_the_background_one(span_model):
+    rng = np.random.default_rng(1)
+    text, _ = article("harbor guard", "lion front", rng)
+    proba, best, spans, names = span_model.read([text])
+    assert names[0] is not None and names[0].text(text) == "harbor guard"
+    text2, _ = article(None, "desert wolves", rng)
+    _, _, _, names2 = span_model.read([text2])
+    assert names2[0] is None or names2[0].score < 0.5
+
+
+def test_predict_answer_shape_save_and_reload(span_model, tmp_path):
+    rng = np.random.default_rng(2)
+    texts = [article("desert wolves", "river army", rng)[0], article(None, "iron column", rng)[0]]
+    span_model.save(tmp_path)
+    (tmp_path / "actors.yaml").write_text("aliases:\n  Desert Wolves: [Desert Wolf Brigade]\n")
+    predictor = Predictor(span_model, span_model.spaces, {}, path=tmp_path)
+    a, b = predictor.predict(texts)
+    assert a["actor"]["decided_by"] == "span" and a["actor"]["label"] == "Desert Wolves"
+    assert a["actor"]["known"] is True  # linked through the alias table in the model directory
+    s, e = a["actor"]["span"]
+    assert texts[0][s:e] == "desert wolves" and "desert wolves" in a["actor"]["evidence"]
+    assert b["actor"]["decided_by"] == "closed" and "span" not in b["actor"]
+    reloaded = TransformerBackend.load(tmp_path, span_model.cfg, span_model.spaces)
+    again = Predictor(reloaded, reloaded.spaces, {}, path=tmp_path).predict(texts)
+    assert again[0]["actor"] == a["actor"] and again[1]["actor"] == b["actor"]

@@ -1,0 +1,135 @@
+"""The attributed actor as a span of the text: distant supervision, token tags and decoding.
+
+Training has no span annotations, only the coded actor's name (ACLED actor1, GTD gname,
+MUC-3/4 perpetrator organisation). Where a form of that name occurs in the text, its
+occurrences are the answer; a row whose actor is a category ("Protesters", "Unidentified"),
+a state force ("Military Forces of X": coders' names, not what wire copy writes) or whose
+name does not occur trains "no span". Only the coded actor is tagged, not every group the
+text names: the head learns attribution (who is said to be behind it), not mention.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+# coders' category and state-force names: the closed-set head answers these
+NOT_A_NAME = re.compile(r"^(protesters|rioters|civilians|unidentified|other|military forces of|police forces of|"
+                        r"government of|.*\bforces of\b)", re.IGNORECASE)
+PERIOD = re.compile(r"\s*\(\d{4}-(\d{4})?\)")
+MIN_CHARS = 3
+ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-]{1,7}$")
+
+
+def name_variants(name: str, aliases: dict[str, list[str]] | None = None) -> list[str]:
+    """The forms a coded name takes in text: the name, its aliases, each part of an
+    "A and/or B" name, the acronym before a colon ("JNIM: Group for ..." -> "JNIM") and the
+    long form after it, a parenthesised acronym ("... (ISIL)" -> "ISIL") and the name
+    without its parenthesis. Longest first, so a match takes the whole name."""
+    if not name or NOT_A_NAME.search(name.strip()):
+        return []
+    forms = [name, *((aliases or {}).get(name, []))]
+    out: list[str] = []
+    for form in forms:
+        for part in re.split(r"\s+and/or\s+", PERIOD.sub("", form)):
+            part = part.strip()
+            pieces = [part]
+            if ":" in part:
+                head, tail = part.split(":", 1)
+                pieces += [head.strip(), tail.strip()]
+            for piece in list(pieces):
+                m = re.search(r"\(([^)]+)\)\s*$", piece)
+                if m:  # "(ISIL)" is a name of its own; "(Iraq)", "(Greater Sahara)" only qualify it
+                    pieces.append(piece[:m.start()].strip())
+                    if ACRONYM.match(m.group(1).strip()):
+                        pieces.append(m.group(1).strip())
+            out += pieces
+    seen, kept = set(), []
+    for v in sorted(out, key=len, reverse=True):
+        key = v.lower()
+        if len(v) >= MIN_CHARS and key not in seen and not NOT_A_NAME.search(v):
+            seen.add(key)
+            kept.append(v)
+    return kept
+
+
+def _pattern(variant: str) -> re.Pattern:
+    # spaces and hyphens are interchangeable ("Al Shabaab" / "Al-Shabaab"), case is not kept
+    words = [re.escape(w) for w in re.split(r"[\s\-]+", variant) if w]
+    return re.compile(r"(?<![\w])" + r"[\s\-]+".join(words) + r"(?![\w])", re.IGNORECASE)
+
+
+def find_mentions(text: str, variants: list[str]) -> list[tuple[int, int]]:
+    """Character spans of every occurrence of any variant (longest variant first; a shorter
+    one inside a longer match is not counted again)."""
+    spans: list[tuple[int, int]] = []
+    for v in variants:
+        for m in _pattern(v).finditer(text):
+            if not any(a < m.end() and m.start() < b for a, b in spans):
+                spans.append((m.start(), m.end()))
+    return sorted(spans)
+
+
+def row_mentions(texts: list[str], actors: list, relevance: list | None,
+                 aliases: dict[str, list[str]]) -> list[list[tuple[int, int]] | None]:
+    """Per training text: the actor's mentions ([] = train "no span"; None = no signal,
+    the row carries no actor and is not a no-event article)."""
+    out = []
+    cache: dict[str, list[str]] = {}
+    for i, (text, actor) in enumerate(zip(texts, actors)):
+        if actor is None or (isinstance(actor, float) and actor != actor):
+            out.append([] if relevance is not None and relevance[i] == "none" else None)
+            continue
+        if actor not in cache:
+            cache[actor] = name_variants(str(actor), aliases)
+        out.append(find_mentions(text, cache[actor]) if cache[actor] else [])
+    return out
+
+
+def token_tags(offsets: np.ndarray, spans: list[tuple[int, int]] | None) -> np.ndarray:
+    """Per token of one window: 1 inside a mention, 0 outside, -1 not trained (special and
+    padding tokens, or a text without signal)."""
+    special = (offsets[:, 0] == 0) & (offsets[:, 1] == 0)
+    if spans is None:
+        return np.full(len(offsets), -1, dtype=np.int64)
+    tags = np.zeros(len(offsets), dtype=np.int64)
+    for a, b in spans:
+        tags[(offsets[:, 0] >= a) & (offsets[:, 1] <= b) & (offsets[:, 1] > offsets[:, 0])] = 1
+    tags[special] = -1
+    return tags
+
+
+@dataclass
+class Span:
+    start: int  # character offsets in the text
+    end: int
+    score: float  # mean in-span probability of its tokens
+
+    def text(self, source: str) -> str:
+        return source[self.start:self.end]
+
+
+def decode(prob: np.ndarray, offsets: np.ndarray, cutoff: float = 0.5) -> list[Span]:
+    """Runs of consecutive tokens above `cutoff` in one window -> character spans. A run
+    that stops inside a word is widened to the word's end by the caller (`widen`)."""
+    spans, start = [], None
+    inside = (prob >= cutoff) & ~((offsets[:, 0] == 0) & (offsets[:, 1] == 0))
+    for i in range(len(prob) + 1):
+        if i < len(prob) and inside[i]:
+            start = i if start is None else start
+            continue
+        if start is not None:
+            spans.append(Span(int(offsets[start, 0]), int(offsets[i - 1, 1]), float(prob[start:i].mean())))
+            start = None
+    return spans
+
+
+def widen(text: str, span: Span) -> Span:
+    """A span cut inside a word (word pieces) grows to the whole word on both sides."""
+    a, b = span.start, span.end
+    while a > 0 and (text[a - 1].isalnum() or text[a - 1] in "'-") and text[a].isalnum():
+        a -= 1
+    while b < len(text) and text[b].isalnum() and text[b - 1].isalnum():
+        b += 1
+    return Span(a, b, span.score)
