@@ -128,6 +128,27 @@ def _feedback_export(args) -> None:
     print(_export_feedback(args.db, Path(args.out)))
 
 
+def _actors_add(args) -> None:
+    from training.linking import add_to_registry, read_registry
+
+    path = add_to_registry(args.name, args.alias)
+    name = " ".join(args.name.split())
+    _log(f"{name}: known actor in {path} (aliases: {', '.join(read_registry(path)[name]) or 'none'}); "
+         "served models link to it from their next start, retraining finds its mentions")
+
+
+def _actors_list(args) -> None:
+    from training.linking import read_registry, registry_path
+
+    actors = read_registry()
+    if args.json:
+        print(json.dumps(actors, indent=2, ensure_ascii=False))
+        return
+    _log(f"{len(actors)} actors in {registry_path()}")
+    for name, aliases in sorted(actors.items()):
+        print(name + (f"  ({', '.join(aliases)})" if aliases else ""))
+
+
 def _serve(args) -> None:
     from serving.store import NAME, find, import_model
 
@@ -216,6 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--out", required=True, help="file to write (.jsonl)")
     fe.add_argument("--db", help="feedback database (default: configs/serve.yaml feedback_db or SECNEWS_FEEDBACK_DB)")
     fe.set_defaults(func=_feedback_export)
+
+    a = sub.add_parser("actors", help="the analysts' registry of known actors (no retraining needed)")
+    asub = a.add_subparsers(dest="actors_command", required=True)
+    aa = asub.add_parser("add", help="add a confirmed actor name (and its aliases) to the registry")
+    aa.add_argument("name", help="canonical name, e.g. 'Saraya Awliya al-Dam'")
+    aa.add_argument("--alias", action="append", default=[], help="another name of the same group (repeatable)")
+    aa.set_defaults(func=_actors_add)
+    al = asub.add_parser("list", help="list the registry ($SECNEWS_ACTORS or $SECNEWS_HOME/actors.yaml)")
+    al.add_argument("--json", action="store_true", help="print JSON {name: [aliases]}")
+    al.set_defaults(func=_actors_list)
 
     c = sub.add_parser("score", help="label an archive of articles into Parquet parts (resumable)")
     c.add_argument("inputs", nargs="+", help=".jsonl/.csv/.parquet files (optionally .gz) or folders of .txt/.html")

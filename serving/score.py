@@ -41,15 +41,15 @@ def chunks(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Rec
         yield k, chunk
 
 
-def predict_chunk(predictor, chunk: list[Record]) -> tuple[np.ndarray, dict | None, dict | None]:
+def predict_chunk(predictor, chunk: list[Record]) -> tuple[np.ndarray, dict | None, dict | None, list | None]:
     """Positions of the chunk's scorable records, their probabilities and the predictor's
     decisions. The whole chunk is one predict_proba call: its windows are tokenised together
     and sorted by length across the chunk, so batches carry little padding."""
     idx = np.array([i for i, r in enumerate(chunk) if r.error is None], dtype=np.int64)
     if not len(idx):
-        return idx, None, None
-    proba = predictor.predict_proba([chunk[i].text for i in idx])
-    return idx, proba, predictor.decide(proba)
+        return idx, None, None, None
+    proba, named = predictor.read([chunk[i].text for i in idx])
+    return idx, proba, predictor.decide(proba), named
 
 
 def use_batch_size(predictor, batch_size: int) -> None:
@@ -63,10 +63,12 @@ def part_name(k: int) -> str:
 
 
 def rows_of(records: list[Record], idx: np.ndarray, proba: dict | None, decided: dict | None, spaces,
-            tag: str) -> pa.Table:
+            tag: str, named: list | None = None, span_task: str | None = None) -> pa.Table:
     """One row per record: id, source, row, error, model, and per task its label(s) (the
     predictor's `decide`, multi-label lists by score), score and uncertain flag; null where
-    the record could not be scored."""
+    the record could not be scored. With an actor span head (`named`), the actor task's
+    label is the name the span head read where it read one, and `<task>_known`,
+    `<task>_decided_by`, `<task>_span_start` / `_end` say what decided it."""
     n = len(records)
     missing = np.ones(n, bool)
     missing[idx] = False
@@ -101,7 +103,29 @@ def rows_of(records: list[Record], idx: np.ndarray, proba: dict | None, decided:
                 cols[f"{name}_parent"] = pa.array(spread(coarse[d["parent"]] if d else None, object), pa.string())
         cols[f"{name}_uncertain"] = pa.array(spread(d["uncertain"] if d else None, bool, False), pa.bool_(),
                                              mask=missing)
+        if span_task is not None and name == span_task:  # same columns in every part, scored or not
+            _span_columns(cols, name, idx if named is not None else idx[:0], named or [], n, missing)
     return pa.table(cols)
+
+
+def _span_columns(cols: dict, name: str, idx: np.ndarray, named: list, n: int, missing: np.ndarray) -> None:
+    label, score = cols[name].to_pylist(), cols[f"{name}_score"].to_pylist()
+    uncertain = cols[f"{name}_uncertain"].to_pylist()
+    known, by, start, end = [None] * n, [None] * n, [None] * n, [None] * n
+    for k, i in enumerate(idx):
+        a = named[k]
+        if a is None:
+            known[i], by[i] = label[i].lower() != "other", "closed"
+            continue
+        label[i], score[i], uncertain[i], known[i], by[i] = a["label"], a["score"], a["uncertain"], a["known"], "span"
+        start[i], end[i] = a["span"]
+    cols[name] = pa.array(label, pa.string())
+    cols[f"{name}_score"] = pa.array(score, pa.float64(), mask=missing)
+    cols[f"{name}_uncertain"] = pa.array(uncertain, pa.bool_(), mask=missing)
+    cols[f"{name}_known"] = pa.array(known, pa.bool_())
+    cols[f"{name}_decided_by"] = pa.array(by, pa.string())
+    cols[f"{name}_span_start"] = pa.array(start, pa.int64())
+    cols[f"{name}_span_end"] = pa.array(end, pa.int64())
 
 
 def _write_part(out: Path, k: int, table: pa.Table) -> None:
@@ -182,8 +206,8 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
             n_skipped += len(chunk)
             bar.update(len(chunk))
             continue
-        idx, proba, decided = predict_chunk(predictor, chunk)
-        written.put((k, rows_of(chunk, idx, proba, decided, predictor.spaces, tag)))
+        idx, proba, decided, named = predict_chunk(predictor, chunk)
+        written.put((k, rows_of(chunk, idx, proba, decided, predictor.spaces, tag, named, predictor.span_task)))
         n_scored += len(idx)
         n_bad += len(chunk) - len(idx)
         bar.update(len(chunk))

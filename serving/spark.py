@@ -37,7 +37,8 @@ def _score_files(model_path: str, tag: str, batch_size: int, chunk_size: int):
         use_batch_size(predictor, batch_size)
         for frame in batches:
             for _, chunk in chunks(iter_records(frame["path"].tolist()), chunk_size):
-                yield rows_of(chunk, *predict_chunk(predictor, chunk), predictor.spaces, tag).to_pandas()
+                idx, proba, decided, named = predict_chunk(predictor, chunk)
+                yield rows_of(chunk, idx, proba, decided, predictor.spaces, tag, named, predictor.span_task).to_pandas()
     return run
 
 
@@ -57,7 +58,9 @@ def score_spark(inputs: list[str], model: str, out: Path, master: str = "local[*
         raise ValueError(f"{out} is not empty; the Spark engine writes a new job (choose another --out)")
     model_path, tag = resolve_model(model)
     files = [str(p.resolve()) for p in expand(inputs)]
-    schema = from_arrow_schema(rows_of([], np.zeros(0, np.int64), None, None, load(model_path).spaces, tag).schema)
+    predictor = load(model_path)
+    schema = from_arrow_schema(rows_of([], np.zeros(0, np.int64), None, None, predictor.spaces, tag,
+                                       [] if predictor.span_task else None, predictor.span_task).schema)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers import serving/ and training/ from here
     spark = (SparkSession.builder.master(master).appName("secnews-score")
              .config("spark.sql.execution.arrow.pyspark.enabled", "true")

@@ -146,3 +146,48 @@ def test_predict_answer_shape_save_and_reload(span_model, tmp_path):
     reloaded = TransformerBackend.load(tmp_path, span_model.cfg, span_model.spaces)
     again = Predictor(reloaded, reloaded.spaces, {}, path=tmp_path).predict(texts)
     assert again[0]["actor"] == a["actor"] and again[1]["actor"] == b["actor"]
+
+
+def test_state_forces_as_news_names_them():
+    from pathlib import Path
+
+    from training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    assert states.parse("Military Forces of South Sudan") == ("military", "South Sudan")
+    assert states.parse("Police Forces of Kenya") == ("police", "Kenya")
+    assert states.parse("Military Forces of Yemen Supreme Political Council") == ("military", "Yemen")
+    assert states.parse("Al Shabaab") is None
+    v = name_variants("Military Forces of Burkina Faso", {}, states)
+    text = "Burkinabe soldiers repelled the attack; later Burkina Faso army units withdrew."
+    assert [text[a:b] for a, b in find_mentions(text, v)] == ["Burkinabe soldiers", "Burkina Faso army"]
+    assert states.compose("the Ukrainian forces") == "Military Forces of Ukraine"
+    assert states.compose("Nigeria police") == "Police Forces of Nigeria"
+    assert states.compose("Sudanese troops") == "Military Forces of Sudan"
+    assert states.compose("South Sudanese troops") == "Military Forces of South Sudan"
+    assert states.compose("Red Hand troops") is None
+    linker = ActorLinker({}, ["Military Forces of Russia", "Other"], {}, states=states)
+    assert linker.name("Russian forces", "") == ("Military Forces of Russia", True)
+    assert linker.name("Malian troops", "") == ("Military Forces of Mali", False)
+
+
+def test_batch_scorer_writes_the_name_the_span_head_read(span_model, tmp_path):
+    from serving.score import rows_of
+    from serving.sources import Record
+
+    rng = np.random.default_rng(3)
+    texts = [article("harbor guard", "lion front", rng)[0], article(None, "storm company", rng)[0]]
+    predictor = Predictor(span_model, span_model.spaces, {}, path=tmp_path)
+    records = [Record(id=str(i), source="s", row=i, text=t, error=None) for i, t in enumerate(texts)]
+    records.append(Record(id="bad", source="s", row=2, text="", error="empty text"))
+    proba, named = predictor.read(texts)
+    table = rows_of(records, np.array([0, 1]), proba, predictor.decide(proba), predictor.spaces, "tag",
+                    named, predictor.span_task).to_pydict()
+    assert table["actor"][0] == "harbor guard" and table["actor"][2] is None
+    assert table["actor_decided_by"] == ["span", "closed", None]
+    assert table["actor_known"][0] is False
+    s, e = table["actor_span_start"][0], table["actor_span_end"][0]
+    assert texts[0][s:e] == "harbor guard" and table["actor_span_start"][1] is None
+    # a part with no scorable record has the same columns
+    empty = rows_of(records[2:], np.zeros(0, np.int64), None, None, predictor.spaces, "tag", None, "actor")
+    assert empty.schema.names == list(table)

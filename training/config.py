@@ -39,6 +39,9 @@ class SplitConfig:
     val_fraction: float = 0.1
     seed: int = 0
     cutoff: str | None = None
+    # actor names whose every row goes to test (benchmarks/actors.py: can the model name a
+    # group it never saw?); matched against the normalised actor
+    holdout_actors: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import yaml
 
 from .labels import LabelSpace
 from .spans import Span
-from .taxonomy import ActorNormalizer
+from .taxonomy import ActorNormalizer, StateForces
 
 CATEGORIES = {"other", "unidentified", "protesters", "rioters", "civilians"}
 LEADING = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
@@ -74,8 +74,10 @@ def expand_acronym(acronym: str, text: str) -> str | None:
 
 
 class ActorLinker:
-    def __init__(self, spec: dict, labels: list[str], registry: dict[str, list[str]], threshold: float = 0.5):
+    def __init__(self, spec: dict, labels: list[str], registry: dict[str, list[str]], threshold: float = 0.5,
+                 states: StateForces | None = None):
         spec = dict(spec or {})
+        self.states = states or StateForces({})
         aliases = dict(spec.get("aliases") or {})
         for canonical, names in registry.items():
             aliases[canonical] = list(dict.fromkeys([*aliases.get(canonical, []), *names]))
@@ -88,17 +90,25 @@ class ActorLinker:
 
     @classmethod
     def for_model(cls, path, config, space: LabelSpace | None) -> "ActorLinker":
-        table = Path(path) / "actors.yaml" if path else None
-        if table is None or not table.is_file():
-            tax = getattr(getattr(config, "data", None), "taxonomy", None)
-            table = Path(tax) / "actors.yaml" if tax else None
-        spec = yaml.safe_load(table.read_text(encoding="utf-8")) if table is not None and table.is_file() else {}
+        tax = getattr(getattr(config, "data", None), "taxonomy", None)
+
+        def table(name: str) -> dict:
+            # the model directory's copy first (self-contained), else the training taxonomy
+            for folder in (path, tax):
+                if folder and (Path(folder) / name).is_file():
+                    return yaml.safe_load((Path(folder) / name).read_text(encoding="utf-8")) or {}
+            return {}
+
         labels = space.labels if space is not None else []
-        return cls(spec or {}, labels, read_registry(), space.threshold if space is not None else 0.5)
+        return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
+                   StateForces(table("states.yaml")))
 
     def name(self, raw: str, text: str) -> tuple[str, bool]:
         """The normalised name of a span and whether it is a known actor."""
         name = POSSESSIVE.sub("", LEADING.sub("", " ".join(raw.split()).strip(" ,.;:\"'()[]")))
+        state = self.states.compose(name)  # "Kenyan troops" -> "Military Forces of Kenya"
+        if state:
+            return self.lookup(state) or state, self.lookup(state) is not None
         found = self.lookup(name)
         if found:
             return found, True

@@ -30,6 +30,23 @@ class Predictor:
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         return self.backend.predict_proba(list(texts))
 
+    def read(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[dict] | None]:
+        """Probabilities of a batch and, for a model with an actor span head, each text's
+        actor as the span head named it (`label`, `score`, `known`, `span`, `decided_by`;
+        None where the closed-set head decides): what the batch scorer writes, without evidence."""
+        if not (self.span_task and getattr(self.backend, "reads_articles", False)):
+            return self.predict_proba(texts), None
+        proba, _, spans, names = self.backend.read(list(texts), evidence=False)
+        named = []
+        for text, span in zip(texts, names):
+            if span is None:
+                named.append(None)
+                continue
+            label, known = self.linker.name(span.text(text), text)
+            named.append({"label": label, "score": round(span.score, 4), "known": known,
+                          "span": [span.start, span.end], "uncertain": span.score < self.linker.threshold})
+        return proba, named
+
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         """The answers of a batch as arrays, one call per task (what `predict` formats and the
         batch scorer writes): single-label `best`, `score`, `uncertain` and, with a hierarchy,

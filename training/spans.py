@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# coders' category and state-force names: the closed-set head answers these
+# coders' category names, and state forces when no states table is given: the closed-set head answers these
 NOT_A_NAME = re.compile(r"^(protesters|rioters|civilians|unidentified|other|military forces of|police forces of|"
                         r"government of|.*\bforces of\b)", re.IGNORECASE)
 PERIOD = re.compile(r"\s*\(\d{4}-(\d{4})?\)")
@@ -22,11 +22,15 @@ MIN_CHARS = 3
 ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-]{1,7}$")
 
 
-def name_variants(name: str, aliases: dict[str, list[str]] | None = None) -> list[str]:
+def name_variants(name: str, aliases: dict[str, list[str]] | None = None, states=None) -> list[str]:
     """The forms a coded name takes in text: the name, its aliases, each part of an
     "A and/or B" name, the acronym before a colon ("JNIM: Group for ..." -> "JNIM") and the
     long form after it, a parenthesised acronym ("... (ISIL)" -> "ISIL") and the name
-    without its parenthesis. Longest first, so a match takes the whole name."""
+    without its parenthesis; for a state force (`states`: taxonomy.StateForces), the
+    nationality + role forms news uses ("Kenyan troops"). Longest first, so a match takes
+    the whole name."""
+    if states is not None and name and (parsed := states.parse(name)):
+        return sorted(states.variants(*parsed), key=len, reverse=True)
     if not name or NOT_A_NAME.search(name.strip()):
         return []
     forms = [name, *((aliases or {}).get(name, []))]
@@ -54,36 +58,37 @@ def name_variants(name: str, aliases: dict[str, list[str]] | None = None) -> lis
     return kept
 
 
-def _pattern(variant: str) -> re.Pattern:
+def _words(variant: str) -> str:
     # spaces and hyphens are interchangeable ("Al Shabaab" / "Al-Shabaab"), case is not kept
-    words = [re.escape(w) for w in re.split(r"[\s\-]+", variant) if w]
-    return re.compile(r"(?<![\w])" + r"[\s\-]+".join(words) + r"(?![\w])", re.IGNORECASE)
+    return r"[\s\-]+".join(re.escape(w) for w in re.split(r"[\s\-]+", variant) if w)
 
 
-def find_mentions(text: str, variants: list[str]) -> list[tuple[int, int]]:
-    """Character spans of every occurrence of any variant (longest variant first; a shorter
-    one inside a longer match is not counted again)."""
-    spans: list[tuple[int, int]] = []
-    for v in variants:
-        for m in _pattern(v).finditer(text):
-            if not any(a < m.end() and m.start() < b for a, b in spans):
-                spans.append((m.start(), m.end()))
-    return sorted(spans)
+def mention_pattern(variants: list[str]) -> re.Pattern | None:
+    """One regex for all forms of a name, longest first (an alternation takes the first
+    form that matches at a position, so a longer form wins over a shorter one inside it)."""
+    forms = [_words(v) for v in sorted(variants, key=len, reverse=True) if v.strip()]
+    return re.compile(r"(?<![\w])(?:" + "|".join(forms) + r")(?![\w])", re.IGNORECASE) if forms else None
+
+
+def find_mentions(text: str, variants: list[str] | re.Pattern | None) -> list[tuple[int, int]]:
+    """Character spans of every occurrence of any variant, not overlapping."""
+    pattern = variants if isinstance(variants, re.Pattern) or variants is None else mention_pattern(variants)
+    return [(m.start(), m.end()) for m in pattern.finditer(text)] if pattern is not None else []
 
 
 def row_mentions(texts: list[str], actors: list, relevance: list | None,
-                 aliases: dict[str, list[str]]) -> list[list[tuple[int, int]] | None]:
+                 aliases: dict[str, list[str]], states=None) -> list[list[tuple[int, int]] | None]:
     """Per training text: the actor's mentions ([] = train "no span"; None = no signal,
     the row carries no actor and is not a no-event article)."""
     out = []
-    cache: dict[str, list[str]] = {}
+    cache: dict[str, re.Pattern | None] = {}
     for i, (text, actor) in enumerate(zip(texts, actors)):
         if actor is None or (isinstance(actor, float) and actor != actor):
             out.append([] if relevance is not None and relevance[i] == "none" else None)
             continue
         if actor not in cache:
-            cache[actor] = name_variants(str(actor), aliases)
-        out.append(find_mentions(text, cache[actor]) if cache[actor] else [])
+            cache[actor] = mention_pattern(name_variants(str(actor), aliases, states))
+        out.append(find_mentions(text, cache[actor]))
     return out
 
 

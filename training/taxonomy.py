@@ -81,6 +81,43 @@ class ActorNormalizer:
         return self.aliases.get(name.lower(), name)
 
 
+class StateForces:
+    """Coders' state-force names ("Military Forces of Kenya") and the words news uses for
+    them ("Kenyan troops", "Kenya police"), from states.yaml."""
+
+    def __init__(self, spec: dict):
+        self.roles = {role: sorted(words, key=len, reverse=True) for role, words in (spec.get("roles") or {}).items()}
+        self.countries = {c: [c, *(d or [])] for c, d in (spec.get("countries") or {}).items()}
+        self.by_word = {w.lower(): c for c, words in self.countries.items() for w in words}
+        # longest first: "South Sudan" before "Sudan"
+        self._names = sorted(self.countries, key=len, reverse=True)
+
+    def parse(self, name: str) -> tuple[str, str] | None:
+        """("military" | "police", country) of a coder's state-force name, else None."""
+        m = re.match(r"^(military|police) forces of (?:the )?(.+)$", name.strip(), re.IGNORECASE)
+        if not m:
+            return None
+        rest = m.group(2).lower()
+        country = next((c for c in self._names if rest == c.lower() or rest.startswith(c.lower() + " ")), None)
+        return (m.group(1).lower(), country) if country and m.group(1).lower() in self.roles else None
+
+    def variants(self, role: str, country: str) -> list[str]:
+        return [f"{w} {r}" for w in self.countries.get(country, [country]) for r in self.roles.get(role, [])]
+
+    def compose(self, text: str) -> str | None:
+        """"Ukrainian forces" -> "Military Forces of Ukraine"; None when the words are not a
+        nationality followed by a role."""
+        t = " ".join(text.split()).strip()
+        t = re.sub(r"^the\s+", "", t, flags=re.IGNORECASE)
+        for role, words in self.roles.items():
+            for w in words:
+                if t.lower().endswith(" " + w.lower()):
+                    country = self.by_word.get(t[: -len(w)].strip().lower())
+                    if country:
+                        return f"{role.capitalize()} Forces of {country}"
+        return None
+
+
 def _clean_rules(spec: dict) -> list[re.Pattern]:
     return [re.compile(p, re.IGNORECASE) for p in spec.get("clean", [])]
 
@@ -100,6 +137,11 @@ class Taxonomy:
     @cached_property
     def actors(self) -> ActorNormalizer:
         return ActorNormalizer(_read_yaml(self.folder / "actors.yaml") or {})
+
+    @cached_property
+    def states(self) -> StateForces:
+        path = self.folder / "states.yaml"
+        return StateForces(_read_yaml(path) if path.is_file() else {})
 
     @cached_property
     def acled(self) -> "AcledMapping":

@@ -16,6 +16,7 @@ from .config import Config, dump_config, resolve_data_path
 from .data import fingerprint, read_data
 from .evaluate import answer_confidence, choose_cutoffs, choose_threshold, compute_metrics, summary_lines, write_plots
 from .labels import LabelSpace, build_space
+from .linking import read_registry
 from .modeldir import library_versions, staging, write_manifest
 from .spans import row_mentions
 from .split import assign_split
@@ -37,6 +38,11 @@ def prepare(cfg: Config, log: Log, spaces: dict[str, LabelSpace] | None = None) 
     model's); validate. Evaluation passes the model's spaces so labels line up."""
     df = read_data(cfg.data, cfg.tasks, log)
     df["fold"] = assign_split(df, cfg.split)
+    if cfg.split.holdout_actors and "actor" in df.columns:
+        held = df["actor"].isin(set(cfg.split.holdout_actors))
+        df.loc[held, "fold"] = "test"
+        log(f"split.holdout_actors: {int(held.sum()):,} rows of {len(cfg.split.holdout_actors)} actors "
+            "held out of training (test only)")
     if spaces is None:
         train_side = df[df["fold"] != "test"]
         spaces = {t.name: build_space(t, train_side[t.source].tolist()) for t in cfg.tasks}
@@ -96,9 +102,13 @@ def actor_mentions(rows: pd.DataFrame, cfg: Config) -> list | None:
     name = cfg.model.transformer.span_task
     if name is None:
         return None
-    aliases = Taxonomy(Path(cfg.data.taxonomy)).actors.names
+    taxonomy = Taxonomy(Path(cfg.data.taxonomy))
+    aliases = dict(taxonomy.actors.names)
+    for canonical, names in read_registry().items():  # names analysts confirmed since the last training
+        aliases[canonical] = list(dict.fromkeys([*aliases.get(canonical, []), *names]))
     relevance = rows["relevance"].tolist() if "relevance" in rows else None
-    return row_mentions(rows["text"].tolist(), rows[cfg.task(name).source].tolist(), relevance, aliases)
+    return row_mentions(rows["text"].tolist(), rows[cfg.task(name).source].tolist(), relevance, aliases,
+                        taxonomy.states)
 
 
 def calibrate(backend, cfg: Config, spaces: dict[str, LabelSpace], val_texts: list[str], val_gold: dict,
@@ -190,10 +200,11 @@ def write_model(out: Path, cfg: Config, model, spaces: dict[str, LabelSpace], me
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
-        aliases = Path(cfg.data.taxonomy) / "actors.yaml"
-        if cfg.model.kind == "transformer" and cfg.model.transformer.span_task and aliases.is_file():
-            # the alias table the span head's names are linked with travels with the model
-            (tmp / "actors.yaml").write_text(aliases.read_text(encoding="utf-8"))
+        if cfg.model.kind == "transformer" and cfg.model.transformer.span_task:
+            # the tables the span head's names are linked with travel with the model
+            for table in ("actors.yaml", "states.yaml"):
+                if (Path(cfg.data.taxonomy) / table).is_file():
+                    (tmp / table).write_text((Path(cfg.data.taxonomy) / table).read_text(encoding="utf-8"))
         plots = write_plots(tmp, spaces, gold, proba, metrics["tasks"]) if cfg.eval.plots and proba is not None else []
         manifest = {"kind": cfg.model.kind, "name": out.name, "parent": None, **manifest,
                     "tasks": [s.to_dict() for s in spaces.values()]}
