@@ -149,9 +149,30 @@ def _actors_list(args) -> None:
         print(name + (f"  ({', '.join(aliases)})" if aliases else ""))
 
 
+def _port_free(host: str, port: int) -> None:
+    """Fail in one line, naming who holds it, when the port is taken (BentoML would die
+    later with a traceback ending in 'Address already in use')."""
+    import errno
+    import socket
+
+    from serving.lifeline import port_holder
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no conflict
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise ValueError(f"--host {host} --port {port}: cannot bind: {e.strerror}") from None
+            raise ValueError(f"port {port} on {host} is already in use"
+                             + (f" by {holder}" if (holder := port_holder(port)) else "")) from None
+
+
 def _serve(args) -> None:
     from serving.store import NAME, find, import_model
 
+    _port_free(args.host, args.port)
     tag = args.model or f"{NAME}:latest"
     if Path(tag).is_dir():  # a model directory: import it once, then serve that version
         tag = find(tag) or import_model(tag)

@@ -4,6 +4,7 @@ Field limits come from configs/serve.yaml; pydantic's errors name the field and 
 and BentoML turns them into a 400."""
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_serializer
@@ -13,6 +14,14 @@ from training.data import article_text
 from .settings import load_serve_config
 
 LIMITS = load_serve_config()
+# "not blank" said the same way by the server and by its OpenAPI document: at least one
+# character outside this class (what Python's str.strip() removes, and the BOM)
+VISIBLE = (r"[^\u0009-\u000d\u0020\u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f"
+           r"\u205f\u3000\ufeff]")
+
+
+def is_blank(text: str) -> bool:
+    return re.search(VISIBLE, text) is None
 
 
 class Article(BaseModel):
@@ -26,7 +35,7 @@ class Article(BaseModel):
     @field_validator("text")
     @classmethod
     def not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank(value):
             raise ValueError("text is blank: it must contain at least one non-space character")
         return value
 

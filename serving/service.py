@@ -18,8 +18,11 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
+from serving.contract import Contract  # noqa: E402
 from serving.feedback import FeedbackStore  # noqa: E402
-from serving.schemas import LIMITS, Article, ArticleId, ArticleList, ArticleResult, FeedbackAck, Labels, Note  # noqa: E402
+from serving.lifeline import follow_parent  # noqa: E402
+from serving.schemas import (LIMITS, Article, ArticleId, ArticleList, ArticleResult, FeedbackAck, Labels, Note,  # noqa: E402
+                             is_blank)
 from serving.settings import feedback_db_path  # noqa: E402
 
 with bentoml.importing():
@@ -42,18 +45,20 @@ class SecNews:
     model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
+        follow_parent()  # a worker whose server was killed must not keep serving (issue 14)
         self.predictor = load(self.model.path)
         self.tag = str(self.model.tag)
         metrics = json.loads(open(os.path.join(self.model.path, "metrics.json")).read())
+        # labels of a from_data task (e.g. actors) are open: analysts name new ones
+        open_tasks = {t.name for t in self.predictor.config.tasks if t.labels == "from_data"}
         _metadata.update({
             "model": self.tag, "kind": self.predictor.manifest["kind"],
             "tasks": [{"name": s.name, "type": s.type, "labels": s.labels, "parents": s.parents or None,
-                       "threshold": s.threshold} for s in self.predictor.spaces.values()],
+                       "threshold": s.threshold, "open": s.name in open_tasks} for s in self.predictor.spaces.values()],
             "metrics": {t: {k: m.get(k) for k in ("macro_f1", "micro_f1", "n")} for t, m in metrics["tasks"].items()},
             "limits": {k: v for k, v in vars(LIMITS).items() if k != "feedback_db"}})  # no server paths
         self.feedback_store = FeedbackStore(feedback_db_path(LIMITS), LIMITS.keep_classified)
-        # labels of a from_data task (e.g. actors) are open: analysts name new ones
-        self.open_tasks = {t.name for t in self.predictor.config.tasks if t.labels == "from_data"}
+        self.open_tasks = open_tasks
 
     @bentoml.api(route="/classify", batchable=True, max_batch_size=LIMITS.max_batch_size,
                  max_latency_ms=LIMITS.max_latency_ms)
@@ -92,16 +97,23 @@ class SecNews:
         if space.type == "multi":
             if not isinstance(value, list):
                 raise InvalidArgument(f"labels.{task}: expected a list of labels for a multi-label task, found {value!r}")
-            values = [v.strip() for v in value]
+            values = list(value)
         else:
             if not isinstance(value, str):
                 raise InvalidArgument(f"labels.{task}: expected one label string, found a list {value!r}")
-            values = [value.strip()]
+            values = [value]
         for v in values:
-            if not v or len(v) > LIMITS.max_id_chars:
+            if is_blank(v) or len(v) > LIMITS.max_id_chars:
                 raise InvalidArgument(f"labels.{task}: a label must have 1 to {LIMITS.max_id_chars} characters, "
-                                      f"found {v!r}")
+                                      f"not only spaces; found {v!r}")
+            # a closed task's label is one of its labels exactly (what /docs.json lists); an open name is trimmed
             if task not in self.open_tasks and not space.knows(v if space.type == "single" else [v]):
                 raise InvalidArgument(f"labels.{task}: {v!r} is not a label of this task; expected one of: "
                                       + ", ".join(space.labels + space.coarse))
+        if task in self.open_tasks:
+            values = [" ".join(v.split()) for v in values]
         return sorted(set(values)) if space.type == "multi" else values[0]
+
+
+# 415 for a body that is not JSON; error bodies and the OpenAPI document as the server answers
+SecNews.add_asgi_middleware(Contract, tasks=lambda: _metadata.get("tasks"), max_label_chars=LIMITS.max_id_chars)

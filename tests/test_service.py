@@ -211,3 +211,29 @@ def test_metadata_health_and_metrics(server):
     for path in ("/livez", "/readyz"):
         assert call(server["url"], path)[0] == 200
     assert "bentoml_service_request_total" in call(server["url"], "/metrics")[1]
+
+
+def test_a_killed_server_leaves_no_worker_serving_and_a_busy_port_is_named(smoke_model, tmp_path):
+    """Issue 14: `kill -KILL` of the server's process group used to leave BentoML's worker
+    (a session of its own) answering on the port, and a restart died with a traceback."""
+    env = service_env(tmp_path)
+    proc, url, _, first = start_server(env, smoke_model, tmp_path / "serve.log")
+    assert first == 200
+    port = int(url.rsplit(":", 1)[1])
+    below = descendants(proc.pid)
+    assert below, "the server started no worker"
+    busy = secnews(env, "serve", smoke_model, "--port", port)
+    err = busy.stderr.strip().splitlines()
+    assert busy.returncode == 2 and len(err) == 1, busy.stderr
+    assert f"port {port} on 127.0.0.1 is already in use by pid" in err[0]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.time() + 20
+    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") for p in below):
+        time.sleep(0.2)
+    alive = [p for p in below if os.path.exists(f"/proc/{p}")]
+    for p in alive:  # do not leave it behind even when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not alive, f"workers outlived the killed server: {alive}"
+    with socket.socket() as s:  # nothing answers on the port any more
+        assert s.connect_ex(("127.0.0.1", port)) != 0
