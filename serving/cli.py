@@ -169,6 +169,14 @@ def _port_free(host: str, port: int) -> None:
                              + (f" by {holder}" if (holder := port_holder(port)) else "")) from None
 
 
+def _report(args) -> None:
+    from serving.report import report
+
+    data = report(args.scored, args.out)
+    _log(f"{data['rows']:,} rows ({data['scored']:,} scored, {data['bad']:,} bad) -> {args.out}")
+    print(args.out)
+
+
 def _serve(args) -> None:
     from serving.store import NAME, find, import_model
 
@@ -279,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--engine", choices=["local", "spark"], default="local")
     c.add_argument("--master", default="local[*]", help="Spark master URL (--engine spark), e.g. spark://host:7077")
     c.set_defaults(func=_score)
+
+    rp = sub.add_parser("report", help="one self-contained HTML report of a scored archive")
+    rp.add_argument("scored", help="the --out folder of `secnews score` (part-*.parquet, manifest.json)")
+    rp.add_argument("--out", required=True, help="HTML file to write, e.g. report.html")
+    rp.set_defaults(func=_report)
 
     v = sub.add_parser("serve", help="serve a model over HTTP (BentoML)")
     v.add_argument("model", nargs="?", help="store tag (default secnews:latest) or a model directory")

@@ -28,6 +28,23 @@ ERROR = {"type": "object", "title": "Error", "required": ["error"],
          "properties": {"error": {"type": "string", "title": "Message"}, "detail": ERROR_DETAIL}}
 
 
+RECENT = {
+    "summary": "the newest corrections (read-only; what the analyst's page lists)",
+    "parameters": [{"name": "limit", "in": "query", "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20}}],
+    "responses": {
+        "200": {"description": "newest first", "content": {"application/json": {"schema": {"type": "array", "items": {
+            "type": "object", "required": ["id", "created", "labels"],
+            "properties": {"id": {"type": "integer"}, "created": {"type": "string"},
+                           "article_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                           "title": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                           "labels": {"type": "object"},
+                           "model": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                           "note": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}}}}},
+        "400": {"description": "Bad Request", "content": {"application/json": {"schema": ERROR}}},
+        "503": {"description": "the model is still loading", "content": {"application/json": {"schema": ERROR}}}}}
+
+
 def _header(scope, name: bytes) -> str:
     for key, value in scope.get("headers") or []:
         if key.lower() == name:
@@ -155,6 +172,7 @@ def correct_spec(spec: dict, tasks: list[dict] | None = None, max_label_chars: i
         op.setdefault("responses", {})["415"] = {
             "description": "Unsupported Media Type",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UnsupportedMediaType"}}}}
+    spec.setdefault("paths", {}).setdefault("/feedback", {})["get"] = RECENT
     op = (spec.get("paths", {}).get("/feedback") or {}).get("post") or {}
     inline = (((op.get("requestBody") or {}).get("content") or {}).get("application/json") or {}).get("schema")
     for schema in [v for k, v in schemas.items() if k.startswith("feedback") and k.endswith("Input")] + [inline]:

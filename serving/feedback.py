@@ -102,6 +102,17 @@ class FeedbackStore:
             r["labels"] = json.loads(r["labels"])
         return out
 
+    def recent(self, limit: int) -> list[dict]:
+        """The newest `limit` corrections, newest first (what the analyst's page lists)."""
+        with self.lock:
+            cur = self.db.execute("SELECT id, created, article_id, title, labels, model, note FROM feedback "
+                                  "ORDER BY id DESC LIMIT ?", (int(limit),))
+            names = [c[0] for c in cur.description]
+            out = [dict(zip(names, r)) for r in cur.fetchall()]
+        for r in out:
+            r["labels"] = json.loads(r["labels"])
+        return out
+
     def export(self, out: str | Path) -> int:
         """Corrections as a native JSONL data file, one row per article: several corrections
         of one article (same id, or same text) merge task by task, the latest winning.

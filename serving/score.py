@@ -76,6 +76,7 @@ def rows_of(records: list[Record], idx: np.ndarray, proba: dict | None, decided:
             "source": pa.array([r.source for r in records], pa.string()),
             "row": pa.array([r.row for r in records], pa.int64()),
             "error": pa.array([r.error for r in records], pa.string()),
+            "date": pa.array([r.date for r in records], pa.string()),
             "model": pa.array([tag] * n, pa.string())}
 
     def spread(values, dtype, fill=None) -> np.ndarray:

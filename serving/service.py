@@ -21,6 +21,7 @@ from starlette.routing import Route  # noqa: E402
 from serving.contract import Contract  # noqa: E402
 from serving.feedback import FeedbackStore  # noqa: E402
 from serving.lifeline import follow_parent  # noqa: E402
+from serving.pages import Pages  # noqa: E402
 from serving.schemas import (LIMITS, Article, ArticleId, ArticleList, ArticleResult, FeedbackAck, Labels, Note,  # noqa: E402
                              is_blank)
 from serving.settings import feedback_db_path  # noqa: E402
@@ -30,6 +31,11 @@ with bentoml.importing():
 
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
+_stores: list = []  # the feedback store, once the service has opened it (GET /feedback reads it)
+
+
+def recent_feedback(limit: int) -> list[dict] | None:
+    return _stores[0].recent(limit) if _stores else None
 
 
 async def metadata(request: Request) -> JSONResponse:
@@ -58,6 +64,7 @@ class SecNews:
             "metrics": {t: {k: m.get(k) for k in ("macro_f1", "micro_f1", "n")} for t, m in metrics["tasks"].items()},
             "limits": {k: v for k, v in vars(LIMITS).items() if k != "feedback_db"}})  # no server paths
         self.feedback_store = FeedbackStore(feedback_db_path(LIMITS), LIMITS.keep_classified)
+        _stores.append(self.feedback_store)
         self.open_tasks = open_tasks
 
     @bentoml.api(route="/classify", batchable=True, max_batch_size=LIMITS.max_batch_size,
@@ -117,3 +124,5 @@ class SecNews:
 
 # 415 for a body that is not JSON; error bodies and the OpenAPI document as the server answers
 SecNews.add_asgi_middleware(Contract, tasks=lambda: _metadata.get("tasks"), max_label_chars=LIMITS.max_id_chars)
+# the analyst's page at /, BentoML's OpenAPI page at /docs, GET /feedback?limit=N
+SecNews.add_asgi_middleware(Pages, recent=recent_feedback)

@@ -29,6 +29,7 @@ class Record:
     row: int
     text: str
     error: str | None = None
+    date: str | None = None  # the input's `date` column, when it has one (the archive report plots it)
 
 
 def _kind(path: Path) -> str | None:
@@ -121,7 +122,9 @@ def iter_records(inputs: list[str | Path]) -> Iterator[Record]:
                 elif "text" not in rec:
                     yield Record(rid, str(path), row, "", "no 'text' field")
                 else:
-                    yield _check(Record(rid, str(path), row, _text(rec.get("text"), rec.get("title"))))
+                    date = rec.get("date")
+                    date = None if date is None or (isinstance(date, float) and date != date) else str(date)[:32]
+                    yield _check(Record(rid, str(path), row, _text(rec.get("text"), rec.get("title")), date=date))
 
 
 def count_records(inputs: list[str | Path]) -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_service import descendants, service_env, start_server, stop_server
+from .test_service import descendants, running_server
 
 pytest.importorskip("schemathesis")
 CLI = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
@@ -16,12 +16,8 @@ CLI = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shu
 
 @pytest.fixture(scope="module")
 def fuzz_server(smoke_model, tmp_path_factory):
-    home = tmp_path_factory.mktemp("fuzz_home")
-    env = service_env(home)
-    proc, url, _, first = start_server(env, smoke_model, home / "serve.log")
-    assert first == 200
-    yield {"url": url, "proc": proc, "env": env}
-    stop_server(proc)
+    with running_server(smoke_model, tmp_path_factory.mktemp("fuzz_home")) as server:
+        yield server
 
 
 def test_fuzzer_finds_no_server_error_and_no_schema_disagreement(fuzz_server, tmp_path):

@@ -1,5 +1,6 @@
 """The BentoML service as an integrator meets it: a real `bentoml serve` (through
 `secnews serve`) on 127.0.0.1, its own BENTOML_HOME, called over HTTP."""
+import contextlib
 import json
 import os
 import signal
@@ -112,6 +113,18 @@ def stop_server(proc, sig=signal.SIGTERM) -> None:
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@contextlib.contextmanager
+def running_server(model, home):
+    """`secnews serve MODEL` for the length of a with-block: {url, proc, env, db}."""
+    env = service_env(home)
+    proc, url, _, first = start_server(env, model, home / "serve.log")
+    assert first == 200
+    try:
+        yield {"url": url, "proc": proc, "env": env, "db": home / "feedback.sqlite3"}
+    finally:
+        stop_server(proc)
 
 
 def service_env(home) -> dict:
