@@ -45,7 +45,7 @@ def main() -> None:
     texts, gold = rows["text"].tolist(), encode(rows, cfg, predictor.spaces)
     results = {}
     for name, bf16 in (("fp32", False), ("bf16", True)):
-        predictor.backend.cfg.bf16_inference = bf16
+        predictor.backend.set_precision("bf16" if bf16 else "fp32")
         predictor.predict_proba(texts[:64])  # warm-up
         start = time.perf_counter()
         proba = predictor.predict_proba(texts)

@@ -45,7 +45,7 @@ def gold_of(rows):
 
 def trained(encoder, rows=ROWS, epochs=60, **model_kw):
     cfg = TransformerConfig(encoder=str(encoder), max_length=model_kw.pop("max_length", 64),
-                            stride=model_kw.pop("stride", 8), dropout=0.0)
+                            stride=model_kw.pop("stride", 8), dropout=0.0, precision="fp32")
     backend = build(cfg, SPACES, seed=0)
     train_cfg = TrainConfig(epochs=epochs, batch_size=4, lr=3e-3, warmup_ratio=0.0, bf16=False,
                             eval_every=10_000, patience=100, log_every=10_000, class_weighting="none")
@@ -166,3 +166,25 @@ def test_train_pipeline_writes_a_loadable_transformer_directory(tmp_path):
     assert set(answer) == {"event_type", "target", "actor", "relevance"} and answer["event_type"]["evidence"]
     for space in predictor.spaces.values():  # thresholds were chosen on validation
         assert 0.0 <= space.threshold <= 1.0
+
+
+def test_precision_auto_falls_back_to_fp32_without_bf16_units(overfit, monkeypatch):
+    import training.transformer as tr
+
+    backend = overfit
+    texts = ["rockets struck the base", "crowds marched peacefully"]
+    monkeypatch.setattr(tr, "cpu_has_bf16", lambda: False)
+    backend.set_precision("auto")
+    assert backend.bf16 is False
+    fp32 = backend.predict_proba(texts)
+    monkeypatch.setattr(tr, "cpu_has_bf16", lambda: True)
+    backend.set_precision("auto")
+    assert backend.bf16 is True
+    bf16 = backend.predict_proba(texts)
+    backend.set_precision("fp32")  # forced, whatever the CPU has (the fixture's own setting)
+    assert backend.bf16 is False
+    assert all(np.allclose(fp32[k], backend.predict_proba(texts)[k], atol=1e-6) for k in fp32)
+    # bf16 answers are close to fp32's, not the same computation
+    assert all(np.abs(fp32[k] - bf16[k]).max() < 0.05 for k in fp32)
+    with pytest.raises(ValueError, match="precision must be auto, fp32 or bf16"):
+        backend.set_precision("fp16")

