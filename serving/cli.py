@@ -137,6 +137,30 @@ def _actors_add(args) -> None:
          "served models link to it from their next start, retraining finds its mentions")
 
 
+def _actors_suggest(args) -> None:
+    """Actor names analysts sent as corrections that the registry does not hold yet."""
+    from collections import Counter
+
+    from serving.feedback import FeedbackStore
+    from serving.settings import feedback_db_path, load_serve_config
+    from training.linking import read_registry
+
+    path = Path(args.db).expanduser() if args.db else feedback_db_path(load_serve_config())
+    if not path.is_file():
+        raise FileNotFoundError(f"no feedback database at {path} (set --db or SECNEWS_FEEDBACK_DB)")
+    store = FeedbackStore(path)
+    try:
+        names = Counter(r["labels"]["actor"] for r in store.rows() if isinstance(r["labels"].get("actor"), str))
+    finally:
+        store.close()
+    known = {n.lower() for name, aliases in read_registry().items() for n in [name, *aliases]}
+    new = [(n, c) for n, c in names.most_common() if n.lower() not in known]
+    _log(f"{len(new)} actor names in {path} corrections are not in the registry "
+         "(add one with: secnews actors add NAME [--alias A])")
+    for name, count in new:
+        print(f"{count:>5}  {name}")
+
+
 def _actors_list(args) -> None:
     from training.linking import read_registry, registry_path
 
@@ -276,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     al = asub.add_parser("list", help="list the registry ($SECNEWS_ACTORS or $SECNEWS_HOME/actors.yaml)")
     al.add_argument("--json", action="store_true", help="print JSON {name: [aliases]}")
     al.set_defaults(func=_actors_list)
+    ag = asub.add_parser("suggest", help="actor names analysts sent to /feedback that the registry lacks")
+    ag.add_argument("--db", help="feedback database (default: configs/serve.yaml feedback_db or SECNEWS_FEEDBACK_DB)")
+    ag.set_defaults(func=_actors_suggest)
 
     c = sub.add_parser("score", help="label an archive of articles into Parquet parts (resumable)")
     c.add_argument("inputs", nargs="+", help=".jsonl/.csv/.parquet files (optionally .gz) or folders of .txt/.html")

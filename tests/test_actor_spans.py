@@ -1,5 +1,8 @@
 """The attributed actor as a span: distant supervision from coded names, the token head on a
 tiny BERT built here, normalisation and linking, and the registry analysts grow."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -191,3 +194,27 @@ def test_batch_scorer_writes_the_name_the_span_head_read(span_model, tmp_path):
     # a part with no scorable record has the same columns
     empty = rows_of(records[2:], np.zeros(0, np.int64), None, None, predictor.spaces, "tag", None, "actor")
     assert empty.schema.names == list(table)
+
+
+def test_actors_cli_suggests_corrected_names_then_adds_them(tmp_path):
+    import subprocess
+    import sys
+
+    from serving.feedback import FeedbackStore
+
+    from .conftest import ROOT
+
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    for name in ["Saraya Awliya al-Dam", "Saraya Awliya al-Dam", "Kataeb Hezbollah"]:
+        store.add(text="Rockets hit the base.", labels={"actor": name, "event_type": "Attack"})
+    store.close()
+    env = {**os.environ, "SECNEWS_ACTORS": str(tmp_path / "actors.yaml")}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "serving.cli", "actors", *a], cwd=ROOT, env=env,
+                                    capture_output=True, text=True, timeout=60)
+    first = run("suggest", "--db", str(tmp_path / "fb.sqlite3"))
+    assert first.returncode == 0 and first.stdout.split("\n")[0].split() == ["2", "Saraya", "Awliya", "al-Dam"]
+    assert run("add", "Saraya Awliya al-Dam", "--alias", "SAD").returncode == 0
+    again = run("suggest", "--db", str(tmp_path / "fb.sqlite3"))
+    assert "Saraya" not in again.stdout and "Kataeb Hezbollah" in again.stdout
+    listed = run("list", "--json")
+    assert json.loads(listed.stdout) == {"Saraya Awliya al-Dam": ["SAD"]}

@@ -125,15 +125,18 @@ class ActorLinker:
         canonical = self.normalizer(name)
         return self.known.get(canonical.lower()) if canonical else None
 
+    def named(self, text: str, span: Span) -> dict:
+        """What the span head decided: the linked name, its score, whether it is known, where."""
+        label, known = self.name(span.text(text), text)
+        return {"label": label, "score": round(span.score, 4), "known": known, "span": [span.start, span.end],
+                "uncertain": span.score < self.threshold}
+
     def answer(self, closed: dict, text: str, span: Span | None, sentence_spans: list, evidence: bool) -> dict:
         """The actor answer: the span's name when the head found one, else the closed-set
         head's label; `decided_by` says which."""
         if span is None:
             return {**closed, "known": closed["label"].lower() != "other", "decided_by": "closed"}
-        label, known = self.name(span.text(text), text)
-        out = {**closed, "label": label, "score": round(span.score, 4), "known": known,
-               "uncertain": span.score < self.threshold, "span": [span.start, span.end],
-               "mention": span.text(text), "decided_by": "span",
+        out = {**closed, **self.named(text, span), "mention": span.text(text), "decided_by": "span",
                "closed_set": {"label": closed["label"], "score": closed["score"]}}
         if evidence:
             sent = next(((a, b) for a, b in sentence_spans if a <= span.start < b), (span.start, span.end))

@@ -36,16 +36,8 @@ class Predictor:
         None where the closed-set head decides): what the batch scorer writes, without evidence."""
         if not (self.span_task and getattr(self.backend, "reads_articles", False)):
             return self.predict_proba(texts), None
-        proba, _, spans, names = self.backend.read(list(texts), evidence=False)
-        named = []
-        for text, span in zip(texts, names):
-            if span is None:
-                named.append(None)
-                continue
-            label, known = self.linker.name(span.text(text), text)
-            named.append({"label": label, "score": round(span.score, 4), "known": known,
-                          "span": [span.start, span.end], "uncertain": span.score < self.linker.threshold})
-        return proba, named
+        proba, _, _, names = self.backend.read(list(texts), evidence=False)
+        return proba, [None if span is None else self.linker.named(text, span) for text, span in zip(texts, names)]
 
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         """The answers of a batch as arrays, one call per task (what `predict` formats and the
