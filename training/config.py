@@ -97,6 +97,11 @@ class TransformerConfig:
     # the event, found by a token head (open set: a group never seen in training can be named)
     span_task: str | None = None
     span_cutoff: float = 0.5  # token in-span probability for a token to be part of the name
+    # the closed-set head keeps its answer when at least this sure of a named actor (not Other):
+    # on 3,000 validation rows of the default model (ACLED, GTD, MUC-3/4), where the span head
+    # named someone and the closed head was this sure, the closed answer was right 97% of the
+    # time and the span's 59%; above 1: the span always decides
+    span_defer: float = 0.9
 
 
 @dataclass

@@ -18,9 +18,48 @@ from .spans import Span
 from .taxonomy import ActorNormalizer, StateForces
 
 CATEGORIES = {"other", "unidentified", "protesters", "rioters", "civilians"}
+# words every kind of group uses: a span made only of these names nobody in particular
+GENERIC = {"forces", "force", "army", "armed", "national", "islamic", "militia", "militias", "militants", "group",
+           "groups", "front", "movement", "brigade", "brigades", "liberation", "people", "people's", "popular",
+           "revolutionary", "resistance", "defence", "defense", "security", "rebels", "rebel", "fighters", "the",
+           "of", "al", "al-", "and", "state", "council", "union", "party", "unit", "units", "cartel", "gang"}
 LEADING = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
 ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-]{1,7}$")
+
+
+CONNECTORS = {"of", "al", "el", "de", "del", "la", "le", "des", "du", "wal", "and", "e", "i", "y", "for", "the"}
+CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+            "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+            "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+WORD = re.compile(r"[\w'’\-]+")
+
+
+def _capital(word: str) -> bool:
+    return word[:1].isupper() or word[:1].isdigit() or word[:3].lower() in ("al-", "el-")
+
+
+def proper_noun(text: str, span: Span) -> Span:
+    """A span grown to the whole capitalised name it sits in ("Haram" -> "Boko Haram",
+    "Jalisco" -> "Jalisco New Generation Cartel"): over neighbouring capitalised words and
+    lower-case connectors between them ("of", "al", "de"), not across punctuation, not over
+    days and months, and not back over the first word of a sentence."""
+    start, end = span.start, span.end
+    while True:  # rightwards: [connector] Capitalised
+        m = re.match(r"[ \t]+((?:(?:%s)[ \t]+)?)([\w'’\-]+)" % "|".join(CONNECTORS), text[end:end + 60])
+        if not m or not _capital(m.group(2)) or m.group(2).lower() in CALENDAR:
+            break
+        end += m.end()
+    while True:  # leftwards
+        m = re.search(r"([\w'’\-]+)((?:[ \t]+(?:%s))?)[ \t]+$" % "|".join(CONNECTORS), text[max(0, start - 60):start])
+        if not m or not _capital(m.group(1)) or m.group(1).lower() in CALENDAR:
+            break
+        word_start = start - (len(text[max(0, start - 60):start]) - m.start(1))
+        before = text[:word_start].rstrip(" \t")
+        if not before or before[-1] in ".!?\n\"“:":  # the sentence's first word is capitalised anyway
+            break
+        start = word_start
+    return Span(start, end, span.score)
 
 
 def registry_path() -> Path:
@@ -75,8 +114,9 @@ def expand_acronym(acronym: str, text: str) -> str | None:
 
 class ActorLinker:
     def __init__(self, spec: dict, labels: list[str], registry: dict[str, list[str]], threshold: float = 0.5,
-                 states: StateForces | None = None):
+                 states: StateForces | None = None, defer: float = 2.0):
         spec = dict(spec or {})
+        self.defer = defer  # closed-set answers of a named actor at least this sure stand
         self.states = states or StateForces({})
         aliases = dict(spec.get("aliases") or {})
         for canonical, names in registry.items():
@@ -86,6 +126,11 @@ class ActorLinker:
         self.known = {l.lower(): l for l in labels if l.lower() not in CATEGORIES}
         for canonical in aliases:
             self.known.setdefault(canonical.lower(), canonical)
+        # every written form of a known actor (hyphens as spaces) -> its name
+        self._forms = {re.sub(r"[\s\-]+", " ", k): v for k, v in self.known.items()}
+        for alias, canonical in self.normalizer.aliases.items():
+            if canonical.lower() in self.known:
+                self._forms.setdefault(re.sub(r"[\s\-]+", " ", alias), self.known[canonical.lower()])
         self.threshold = threshold
 
     @classmethod
@@ -100,8 +145,9 @@ class ActorLinker:
             return {}
 
         labels = space.labels if space is not None else []
+        defer = getattr(getattr(getattr(config, "model", None), "transformer", None), "span_defer", 2.0)
         return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
-                   StateForces(table("states.yaml")))
+                   StateForces(table("states.yaml")), defer)
 
     def name(self, raw: str, text: str) -> tuple[str, bool]:
         """The normalised name of a span and whether it is a known actor."""
@@ -109,7 +155,7 @@ class ActorLinker:
         state = self.states.compose(name)  # "Kenyan troops" -> "Military Forces of Kenya"
         if state:
             return self.lookup(state) or state, self.lookup(state) is not None
-        found = self.lookup(name)
+        found = self.lookup(name) or self.known_inside(name)
         if found:
             return found, True
         if ACRONYM.match(name):  # "KH" after "Kataeb Hezbollah (KH)": the full name
@@ -121,9 +167,49 @@ class ActorLinker:
             name = name.title()
         return self.normalizer(name) or name, False
 
+    def known_inside(self, name: str) -> str | None:
+        """The longest known name or alias written inside a longer span ("Islamist militant
+        group al Shabaab", "Nasr al-Islam wal Muslimin (JNIM")."""
+        low = " " + re.sub(r"[\s\-]+", " ", name.lower()) + " "
+        hits = [(len(k), canonical) for k, canonical in self._forms.items()
+                if len(k) >= 3 and re.search(r"(?<![\w])" + re.escape(k) + r"(?![\w])", low)]
+        return max(hits)[1] if hits else None
+
     def lookup(self, name: str) -> str | None:
         canonical = self.normalizer(name)
         return self.known.get(canonical.lower()) if canonical else None
+
+    def choose(self, text: str, candidates: list[Span]) -> Span | None:
+        """The strongest candidate that reads as a name: a nationality followed by a role
+        word takes the role ("Ukrainian" + "forces"); a bare country or nationality ("Iran"
+        of "Iran-backed"), a span of generic words only ("Forces", "National") or, in
+        ordinarily cased text, one without a capital or digit ("force") is not a name."""
+        upper, lower = sum(c.isupper() for c in text[:2000]), sum(c.islower() for c in text[:2000])
+        mixed = 0 < upper < lower  # ordinary wire copy: names are capitalised (not all-caps MUC, not lowercased)
+        for span in candidates:
+            span = self.with_role(text, span)
+            if mixed:
+                span = proper_noun(text, span)
+            words = [w.lower() for w in re.findall(r"[\w'’\-]+", span.text(text))]
+            if not words or all(w in GENERIC for w in words):
+                continue
+            if mixed and not re.search(r"[A-Z0-9]", span.text(text)):
+                continue
+            if self.states.by_word.get(" ".join(words)) and not self.states.compose(span.text(text)):
+                continue
+            return span
+        return None
+
+    def with_role(self, text: str, span: Span) -> Span:
+        """"Ukrainian" followed by "forces" in the text: the span takes the role word."""
+        if span.text(text).strip().lower() not in self.states.by_word:
+            return span
+        rest = text[span.end:span.end + 40].lower()
+        for words in self.states.roles.values():
+            for w in words:
+                if re.match(r"\s+" + re.escape(w) + r"\b", rest):
+                    return Span(span.start, span.end + len(re.match(r"\s+" + re.escape(w), rest).group(0)), span.score)
+        return span
 
     def named(self, text: str, span: Span) -> dict:
         """What the span head decided: the linked name, its score, whether it is known, where."""
@@ -131,9 +217,18 @@ class ActorLinker:
         return {"label": label, "score": round(span.score, 4), "known": known, "span": [span.start, span.end],
                 "uncertain": span.score < self.threshold}
 
-    def answer(self, closed: dict, text: str, span: Span | None, sentence_spans: list, evidence: bool) -> dict:
-        """The actor answer: the span's name when the head found one, else the closed-set
-        head's label; `decided_by` says which."""
+    def decide(self, closed_label: str, closed_score: float, text: str, candidates: list[Span]) -> Span | None:
+        """The span that names the actor, or None when the closed-set head decides: it keeps
+        its answer when it is at least `defer` sure of a named actor; otherwise the strongest
+        candidate that reads as a name."""
+        if closed_label.lower() not in CATEGORIES and closed_score >= self.defer:
+            return None
+        return self.choose(text, candidates)
+
+    def answer(self, closed: dict, text: str, candidates: list[Span], sentence_spans: list, evidence: bool) -> dict:
+        """The actor answer: the span's name (`decide`), else the closed-set head's label;
+        `decided_by` says which."""
+        span = self.decide(closed["label"], closed["score"], text, candidates)
         if span is None:
             return {**closed, "known": closed["label"].lower() != "other", "decided_by": "closed"}
         out = {**closed, **self.named(text, span), "mention": span.text(text), "decided_by": "span",

@@ -37,7 +37,11 @@ class Predictor:
         if not (self.span_task and getattr(self.backend, "reads_articles", False)):
             return self.predict_proba(texts), None
         proba, _, _, names = self.backend.read(list(texts), evidence=False)
-        return proba, [None if span is None else self.linker.named(text, span) for text, span in zip(texts, names)]
+        space = self.spaces[self.span_task]
+        closed = proba[self.span_task]
+        chosen = [self.linker.decide(space.labels[int(p.argmax())], float(p.max()), text, candidates)
+                  for p, text, candidates in zip(closed, texts, names)]
+        return proba, [None if span is None else self.linker.named(text, span) for text, span in zip(texts, chosen)]
 
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         """The answers of a batch as arrays, one call per task (what `predict` formats and the

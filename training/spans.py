@@ -115,26 +115,33 @@ class Span:
         return source[self.start:self.end]
 
 
-def decode(prob: np.ndarray, offsets: np.ndarray, cutoff: float = 0.5) -> list[Span]:
-    """Runs of consecutive tokens above `cutoff` in one window -> character spans. A run
-    that stops inside a word is widened to the word's end by the caller (`widen`)."""
-    spans, start = [], None
-    inside = (prob >= cutoff) & ~((offsets[:, 0] == 0) & (offsets[:, 1] == 0))
-    for i in range(len(prob) + 1):
-        if i < len(prob) and inside[i]:
-            start = i if start is None else start
+def decode(prob: np.ndarray, offsets: np.ndarray, cutoff: float = 0.5, low: float = 0.2) -> list[Span]:
+    """Names in one window: every token at or above `cutoff` seeds a span, which grows over
+    its neighbours at or above `low` (hysteresis: the head is often sure of one word piece
+    of a name and less of the rest). Score: the span's strongest token. A span that stops
+    inside a word is widened to the whole word by the caller (`widen`)."""
+    real = ~((offsets[:, 0] == 0) & (offsets[:, 1] == 0))
+    keep = real & (prob >= low)
+    spans, i = [], 0
+    while i < len(prob):
+        if not keep[i]:
+            i += 1
             continue
-        if start is not None:
-            spans.append(Span(int(offsets[start, 0]), int(offsets[i - 1, 1]), float(prob[start:i].mean())))
-            start = None
+        j = i
+        while j < len(prob) and keep[j]:
+            j += 1
+        if prob[i:j].max() >= cutoff:
+            spans.append(Span(int(offsets[i, 0]), int(offsets[j - 1, 1]), float(prob[i:j].max())))
+        i = j
     return spans
 
 
 def widen(text: str, span: Span) -> Span:
-    """A span cut inside a word (word pieces) grows to the whole word on both sides."""
+    """A span cut inside a word (word pieces, "al-" of "al-Shabaab") grows to the whole word."""
     a, b = span.start, span.end
-    while a > 0 and (text[a - 1].isalnum() or text[a - 1] in "'-") and text[a].isalnum():
+    inner = lambda i: text[i].isalnum() or (text[i] in "'-’" and 0 < i < len(text) - 1 and text[i + 1].isalnum())
+    while a > 0 and inner(a - 1) and (text[a].isalnum() or text[a] in "-'’"):
         a -= 1
-    while b < len(text) and text[b].isalnum() and text[b - 1].isalnum():
+    while b < len(text) and inner(b) and (text[b - 1].isalnum() or text[b - 1] in "-'’"):
         b += 1
     return Span(a, b, span.score)

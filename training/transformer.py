@@ -347,12 +347,12 @@ class TransformerBackend:
     def read(self, texts: list[str], evidence: bool = True, names: bool = True):
         """Article probabilities and, with `evidence`, for every task and label the index of
         the sentence that supports it, each text's sentence spans and, with a span head,
-        each text's best actor name span (a `spans.Span` or None)."""
+        each text's candidate actor name spans (`spans.Span`, strongest first)."""
         enc = self.encode(list(texts))
         n = len(texts)
         proba = {name: np.zeros((n, len(s.labels)), np.float32) for name, s in self.spaces.items()}
         best = {name: np.zeros((n, len(s.labels)), np.int64) for name, s in self.spaces.items()} if evidence else None
-        names: list[Span | None] | None = [None] * n if self.model.span is not None and names else None
+        names: list[list[Span]] | None = [[] for _ in range(n)] if self.model.span is not None and names else None
         windows = np.array([len(w) for w in enc.windows_of])
         order = np.argsort(enc.tokens() / windows, kind="stable")  # similar widths together
         for arts in pack(order, windows, self.cfg.batch_size):
@@ -369,15 +369,22 @@ class TransformerBackend:
         return proba, best, enc.spans, names
 
     def _names(self, out: ReadOut, batch: ArticleBatch, enc: Encoded, texts: list[str], names: list) -> None:
-        """Each text's most probable actor name span over all its windows."""
+        """Each text's candidate actor name spans over all its windows, strongest first (one
+        per distinct span; overlapping windows see a name twice)."""
         for logit, windows in zip(out.tokens, batch.windows):
             prob = torch.sigmoid(logit).float().cpu().numpy()
             for row, w in enumerate(windows):
                 t = int(enc.owner[w])
                 off = enc.offsets[w]
                 for span in decode(prob[row, :len(off)], off, self.cfg.span_cutoff):
-                    if names[t] is None or span.score > names[t].score:
-                        names[t] = widen(texts[t], span)
+                    span = widen(texts[t], span)
+                    seen = next((s for s in names[t] if (s.start, s.end) == (span.start, span.end)), None)
+                    if seen is None:
+                        names[t].append(span)
+                    elif span.score > seen.score:
+                        seen.score = span.score
+        for t in range(len(names)):
+            names[t].sort(key=lambda s: -s.score)
 
     def _evidence(self, out, batch: ArticleBatch, arts: np.ndarray, best: dict) -> None:
         """Per task and label, the sentence that pushed the article towards that label most:
