@@ -32,9 +32,18 @@ class Pages:
         self.page = PAGE.read_bytes()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        path = scope.get("path", "")
+        path, method = scope.get("path", ""), scope.get("method")
+        if path == "/feedback" and method not in ("GET", "HEAD", "POST"):
+            # BentoML would say only POST is allowed; GET is too
+            body = json.dumps({"error": f"method {method} is not allowed on /feedback"}).encode()
+            await send({"type": "http.response.start", "status": 405,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                    (b"allow", b"GET, HEAD, POST")]})
+            return await send({"type": "http.response.body", "body": body})
+        if method not in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
         if path == "/":
             return await _send(send, 200, self.page, b"text/html; charset=utf-8")
         if path == "/docs":
@@ -44,7 +53,7 @@ class Pages:
         return await self.app(scope, receive, send)
 
     async def _recent(self, scope, send) -> None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         raw = (query.get("limit") or ["20"])[-1]
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
             return await _send(send, 400, _error(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}",

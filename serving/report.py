@@ -171,7 +171,7 @@ def _figure(svg: str, caption: str) -> str:
 STYLE = """body{font:15px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:1100px;margin:1.5rem auto;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #8a8a8a;margin-top:2rem}
 table{border-collapse:collapse;margin:0.5rem 0}th,td{border:1px solid #8a8a8a;padding:0.2rem 0.6rem;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:0.5rem 0}figcaption{color:#4a4a4a;font-size:0.9rem}
+td.n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:0.5rem 0;min-width:0}figure svg{max-width:100%;height:auto}figcaption{color:#4a4a4a;font-size:0.9rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:0.2rem 1rem}
 dt{font-weight:600}"""
 
