@@ -115,11 +115,10 @@ def _span_columns(cols: dict, name: str, idx: np.ndarray, named: list, n: int, m
     known, by, start, end = [None] * n, [None] * n, [None] * n, [None] * n
     for k, i in enumerate(idx):
         a = named[k]
-        if a is None:
-            known[i], by[i] = label[i].lower() != "other", "closed"
-            continue
-        label[i], score[i], uncertain[i], known[i], by[i] = a["label"], a["score"], a["uncertain"], a["known"], "span"
-        start[i], end[i] = a["span"]
+        known[i], by[i] = a["known"], a["decided_by"]
+        if a["decided_by"] == "span":
+            label[i], score[i], uncertain[i] = a["label"], a["score"], a["uncertain"]
+            start[i], end[i] = a["span"]
     cols[name] = pa.array(label, pa.string())
     cols[f"{name}_score"] = pa.array(score, pa.float64(), mask=missing)
     cols[f"{name}_uncertain"] = pa.array(uncertain, pa.bool_(), mask=missing)

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from .labels import LabelSpace
-from .spans import Span
+from .spans import ACRONYM, Span
 from .taxonomy import ActorNormalizer, StateForces
 
 CATEGORIES = {"other", "unidentified", "protesters", "rioters", "civilians"}
@@ -25,8 +25,6 @@ GENERIC = {"forces", "force", "army", "armed", "national", "islamic", "militia",
            "of", "al", "al-", "and", "state", "council", "union", "party", "unit", "units", "cartel", "gang"}
 LEADING = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
-ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-]{1,7}$")
-
 
 CONNECTORS = {"of", "al", "el", "de", "del", "la", "le", "des", "du", "wal", "and", "e", "i", "y", "for", "the"}
 CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
@@ -81,6 +79,14 @@ def read_registry(path: Path | None = None) -> dict[str, list[str]]:
     return {str(k): [str(a) for a in (v or [])] for k, v in (data.get("actors") or {}).items()}
 
 
+def with_registry(aliases: dict[str, list[str]], registry: dict[str, list[str]]) -> dict[str, list[str]]:
+    """An alias table (canonical -> other names) with the registry's names added."""
+    merged = dict(aliases)
+    for canonical, names in registry.items():
+        merged[canonical] = list(dict.fromkeys([*merged.get(canonical, []), *names]))
+    return merged
+
+
 def add_to_registry(name: str, aliases: list[str], path: Path | None = None) -> Path:
     """Add (or extend) one actor in the registry; written to a temporary file, then renamed."""
     name = " ".join(name.split())
@@ -118,9 +124,7 @@ class ActorLinker:
         spec = dict(spec or {})
         self.defer = defer  # closed-set answers of a named actor at least this sure stand
         self.states = states or StateForces({})
-        aliases = dict(spec.get("aliases") or {})
-        for canonical, names in registry.items():
-            aliases[canonical] = list(dict.fromkeys([*aliases.get(canonical, []), *names]))
+        aliases = with_registry(spec.get("aliases") or {}, registry)
         spec["aliases"] = aliases
         self.normalizer = ActorNormalizer(spec)
         self.known = {l.lower(): l for l in labels if l.lower() not in CATEGORIES}
@@ -154,7 +158,8 @@ class ActorLinker:
         name = POSSESSIVE.sub("", LEADING.sub("", " ".join(raw.split()).strip(" ,.;:\"'()[]")))
         state = self.states.compose(name)  # "Kenyan troops" -> "Military Forces of Kenya"
         if state:
-            return self.lookup(state) or state, self.lookup(state) is not None
+            found = self.lookup(state)
+            return found or state, found is not None
         found = self.lookup(name) or self.known_inside(name)
         if found:
             return found, True
@@ -190,7 +195,7 @@ class ActorLinker:
             span = self.with_role(text, span)
             if mixed:
                 span = proper_noun(text, span)
-            words = [w.lower() for w in re.findall(r"[\w'’\-]+", span.text(text))]
+            words = [w.lower() for w in WORD.findall(span.text(text))]
             if not words or all(w in GENERIC for w in words):
                 continue
             if mixed and not re.search(r"[A-Z0-9]", span.text(text)):
@@ -207,15 +212,16 @@ class ActorLinker:
         rest = text[span.end:span.end + 40].lower()
         for words in self.states.roles.values():
             for w in words:
-                if re.match(r"\s+" + re.escape(w) + r"\b", rest):
-                    return Span(span.start, span.end + len(re.match(r"\s+" + re.escape(w), rest).group(0)), span.score)
+                m = re.match(r"\s+" + re.escape(w) + r"\b", rest)
+                if m:
+                    return Span(span.start, span.end + m.end(), span.score)
         return span
 
     def named(self, text: str, span: Span) -> dict:
         """What the span head decided: the linked name, its score, whether it is known, where."""
         label, known = self.name(span.text(text), text)
         return {"label": label, "score": round(span.score, 4), "known": known, "span": [span.start, span.end],
-                "uncertain": span.score < self.threshold}
+                "uncertain": span.score < self.threshold, "decided_by": "span"}
 
     def decide(self, closed_label: str, closed_score: float, text: str, candidates: list[Span]) -> Span | None:
         """The span that names the actor, or None when the closed-set head decides: it keeps
@@ -225,13 +231,19 @@ class ActorLinker:
             return None
         return self.choose(text, candidates)
 
+    @staticmethod
+    def closed(label: str) -> dict:
+        """What the answer adds when the closed-set head decided: `Other` is the one label that
+        names nobody known."""
+        return {"known": label.lower() != "other", "decided_by": "closed"}
+
     def answer(self, closed: dict, text: str, candidates: list[Span], sentence_spans: list, evidence: bool) -> dict:
         """The actor answer: the span's name (`decide`), else the closed-set head's label;
         `decided_by` says which."""
         span = self.decide(closed["label"], closed["score"], text, candidates)
         if span is None:
-            return {**closed, "known": closed["label"].lower() != "other", "decided_by": "closed"}
-        out = {**closed, **self.named(text, span), "mention": span.text(text), "decided_by": "span",
+            return {**closed, **self.closed(closed["label"])}
+        out = {**closed, **self.named(text, span), "mention": span.text(text),
                "closed_set": {"label": closed["label"], "score": closed["score"]}}
         if evidence:
             sent = next(((a, b) for a, b in sentence_spans if a <= span.start < b), (span.start, span.end))

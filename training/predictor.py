@@ -31,9 +31,9 @@ class Predictor:
         return self.backend.predict_proba(list(texts))
 
     def read(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[dict] | None]:
-        """Probabilities of a batch and, for a model with an actor span head, each text's
-        actor as the span head named it (`label`, `score`, `known`, `span`, `decided_by`;
-        None where the closed-set head decides): what the batch scorer writes, without evidence."""
+        """Probabilities of a batch and, for a model with an actor span head, what decided each
+        text's actor: `known` and `decided_by`, and where the span head decided also its
+        `label`, `score`, `uncertain` and `span` (what the batch scorer writes, without evidence)."""
         if not (self.span_task and getattr(self.backend, "reads_articles", False)):
             return self.predict_proba(texts), None
         proba, _, _, names = self.backend.read(list(texts), evidence=False)
@@ -41,7 +41,8 @@ class Predictor:
         closed = proba[self.span_task]
         chosen = [self.linker.decide(space.labels[int(p.argmax())], float(p.max()), text, candidates)
                   for p, text, candidates in zip(closed, texts, names)]
-        return proba, [None if span is None else self.linker.named(text, span) for text, span in zip(texts, chosen)]
+        return proba, [self.linker.closed(space.labels[int(p.argmax())]) if span is None else self.linker.named(text, span)
+                       for p, text, span in zip(closed, texts, chosen)]
 
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         """The answers of a batch as arrays, one call per task (what `predict` formats and the

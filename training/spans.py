@@ -109,7 +109,7 @@ def token_tags(offsets: np.ndarray, spans: list[tuple[int, int]] | None) -> np.n
 class Span:
     start: int  # character offsets in the text
     end: int
-    score: float  # mean in-span probability of its tokens
+    score: float  # in-span probability of its strongest token
 
     def text(self, source: str) -> str:
         return source[self.start:self.end]

@@ -16,7 +16,7 @@ from .config import Config, dump_config, resolve_data_path
 from .data import fingerprint, read_data
 from .evaluate import answer_confidence, choose_cutoffs, choose_threshold, compute_metrics, summary_lines, write_plots
 from .labels import LabelSpace, build_space
-from .linking import read_registry
+from .linking import read_registry, with_registry
 from .modeldir import library_versions, staging, write_manifest
 from .spans import row_mentions
 from .split import assign_split
@@ -103,9 +103,8 @@ def actor_mentions(rows: pd.DataFrame, cfg: Config) -> list | None:
     if name is None:
         return None
     taxonomy = Taxonomy(Path(cfg.data.taxonomy))
-    aliases = dict(taxonomy.actors.names)
-    for canonical, names in read_registry().items():  # names analysts confirmed since the last training
-        aliases[canonical] = list(dict.fromkeys([*aliases.get(canonical, []), *names]))
+    # the alias table, and the names analysts confirmed since the last training
+    aliases = with_registry(taxonomy.actors.names, read_registry())
     relevance = rows["relevance"].tolist() if "relevance" in rows else None
     return row_mentions(rows["text"].tolist(), rows[cfg.task(name).source].tolist(), relevance, aliases,
                         taxonomy.states)

