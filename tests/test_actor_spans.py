@@ -12,6 +12,7 @@ from training.linking import ActorLinker, add_to_registry, read_registry
 from training.modeldir import load
 from training.predictor import Predictor
 from training.spans import Span, decode, find_mentions, name_variants, row_mentions, token_tags, widen
+from training.surrogates import disguise
 from training.trainer import fit
 from training.transformer import TransformerBackend, build
 
@@ -28,6 +29,8 @@ def test_variants_of_coded_names():
     for name in ["Military Forces of Russia", "Protesters (Kenya)", "Unidentified Armed Group (Kenya)",
                  "Police Forces of Kenya", "Rioters"]:
         assert name_variants(name) == []
+    # "Forces of" inside a group's own name does not make it a state force
+    assert {"NAF", "United Armed Forces of Novorossiya"} <= set(name_variants("NAF: United Armed Forces of Novorossiya"))
 
 
 def test_mentions_ignore_case_and_hyphens_and_whole_words():
@@ -38,6 +41,23 @@ def test_mentions_ignore_case_and_hyphens_and_whole_words():
     t2 = "The Islamic State of Iraq and the Levant (ISIL) claimed the attack; ISIL fighters fled."
     got = [t2[a:b] for a, b in find_mentions(t2, name_variants("Islamic State of Iraq and the Levant (ISIL)"))]
     assert got == ["Islamic State of Iraq and the Levant (ISIL)", "ISIL"]
+
+
+def test_disguise_replaces_every_mention_with_one_invented_name_and_moves_the_tags():
+    text = "Al Shabaab militants attacked a police post; al-Shabaab later claimed it."
+    spans = find_mentions(text, name_variants("Al Shabaab"))
+    texts, actors, mentions, n = disguise([text, text, "Troops shelled it."], ["Al Shabaab", "Al Shabaab", "X"],
+                                          [spans, spans, []], 1.0, lambda name: True,
+                                          "Other", seed=3)
+    assert n == 2 and actors == ["Other", "Other", "X"] and texts[2] == "Troops shelled it."
+    for t, m in zip(texts[:2], mentions[:2]):
+        names = {t[a:b] for a, b in m}
+        assert len(m) == 2 and len(names) == 1 and "shabaab" not in t.lower()
+        assert t.endswith(" later claimed it.") and " militants attacked a police post; " in t
+    # state forces and a zero share leave the rows alone
+    same = disguise([text], ["Al Shabaab"], [spans], 1.0, lambda name: False, "Other", seed=3)
+    assert same[0] == [text] and same[3] == 0
+    assert disguise([text], ["Al Shabaab"], [spans], 0.0, lambda name: True, "Other", seed=3)[3] == 0
 
 
 def test_row_mentions_signal_and_no_signal():

@@ -102,6 +102,9 @@ class TransformerConfig:
     # named someone and the closed head was this sure, the closed answer was right 97% of the
     # time and the span's 59%; above 1: the span always decides
     span_defer: float = 0.9
+    # share of the rows naming their (non-state) actor whose name is replaced by an invented
+    # one for training (training/surrogates.py): attribution from context, not from the name
+    span_disguise: float = 0.25
 
 
 @dataclass
@@ -380,6 +383,8 @@ def _check(cfg: Config) -> None:
     if not 8 <= tc.max_length <= 8192 or not 0 <= tc.stride < tc.max_length // 2:
         raise ConfigError(f"model.transformer: expected 8 <= max_length and 0 <= stride < max_length / 2, "
                           f"found max_length {tc.max_length}, stride {tc.stride}")
+    if not 0 <= tc.span_disguise <= 1:
+        raise ConfigError(f"model.transformer.span_disguise: expected a share in [0, 1], found {tc.span_disguise}")
     if not 0 <= cfg.retrain.tolerance <= 1 or not 0 <= cfg.retrain.replay_fraction <= 1:
         raise ConfigError(f"retrain: tolerance and replay_fraction must be in [0, 1], found "
                           f"{cfg.retrain.tolerance}, {cfg.retrain.replay_fraction}")

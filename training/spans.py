@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # coders' category names, and state forces when no states table is given: the closed-set head answers these
-NOT_A_NAME = re.compile(r"^(protesters|rioters|civilians|unidentified|other|military forces of|police forces of|"
-                        r"government of|.*\bforces of\b)", re.IGNORECASE)
+# ("NAF: United Armed Forces of Novorossiya" is a name: only a leading "Military/Police Forces of" is not)
+NOT_A_NAME = re.compile(r"^(protesters|rioters|civilians|unidentified|other|government of|"
+                        r"((former|mutiny of)\s+)?(military|police) forces of)", re.IGNORECASE)
 PERIOD = re.compile(r"\s*\(\d{4}-(\d{4})?\)")
 MIN_CHARS = 3
 ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-]{1,7}$")

@@ -18,7 +18,8 @@ from .evaluate import answer_confidence, choose_cutoffs, choose_threshold, compu
 from .labels import LabelSpace, build_space
 from .linking import read_registry, with_registry
 from .modeldir import library_versions, staging, write_manifest
-from .spans import row_mentions
+from .spans import NOT_A_NAME, row_mentions
+from .surrogates import disguise
 from .split import assign_split
 from .taxonomy import Taxonomy
 from .validation import Report, validate
@@ -90,8 +91,11 @@ def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log:
     if start is None:
         backend.init_heads_from_descriptions(log)
     val_gold = encode(val, cfg, spaces)
+    mentions = actor_mentions(rows, cfg)
+    if mentions is not None and cfg.model.transformer.span_disguise > 0:
+        rows, mentions = disguised(rows, mentions, cfg, spaces, log)
     history = trainer.fit(backend, rows["text"].tolist(), encode(rows, cfg, spaces), val["text"].tolist(),
-                          val_gold, cfg.train, log, mentions=actor_mentions(rows, cfg))
+                          val_gold, cfg.train, log, mentions=mentions)
     if len(val):
         calibrate(backend, cfg, spaces, val["text"].tolist(), val_gold, log)
     return backend, {"n_fit": len(rows), "training": history}
@@ -108,6 +112,22 @@ def actor_mentions(rows: pd.DataFrame, cfg: Config) -> list | None:
     relevance = rows["relevance"].tolist() if "relevance" in rows else None
     return row_mentions(rows["text"].tolist(), rows[cfg.task(name).source].tolist(), relevance, aliases,
                         taxonomy.states)
+
+
+def disguised(rows: pd.DataFrame, mentions: list, cfg: Config, spaces: dict[str, LabelSpace],
+              log: Log) -> tuple[pd.DataFrame, list]:
+    """Rows with a share of their named actors replaced by invented names (training/surrogates.py)."""
+    task = cfg.task(cfg.model.transformer.span_task)
+    states = Taxonomy(Path(cfg.data.taxonomy)).states
+    other = "Other" if "Other" in spaces[task.name].labels else None
+    texts, actors, mentions, n = disguise(rows["text"].tolist(), rows[task.source].tolist(), mentions,
+                                          cfg.model.transformer.span_disguise,
+                                          lambda name: not NOT_A_NAME.search(name) and not states.parse(name),
+                                          other, cfg.train.seed)
+    log(f"span_disguise: {n:,} training rows name their actor with an invented name (closed-set label {other})")
+    rows = rows.copy()
+    rows["text"], rows[task.source] = texts, actors
+    return rows, mentions
 
 
 def calibrate(backend, cfg: Config, spaces: dict[str, LabelSpace], val_texts: list[str], val_gold: dict,
