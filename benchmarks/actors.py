@@ -26,6 +26,7 @@ Muslims"; "Military Forces of Kenya" is only itself).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -40,10 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from training.modeldir import load  # noqa: E402
-from training.spans import name_variants  # noqa: E402
-from training.taxonomy import Taxonomy  # noqa: E402
-from training.train import prepare  # noqa: E402
+from secnews.training.modeldir import load  # noqa: E402
+from secnews.training.spans import name_variants  # noqa: E402
+from secnews.training.taxonomy import Taxonomy  # noqa: E402
+from secnews.training.train import prepare  # noqa: E402
 
 NEWS = ROOT / "datasets" / "news_eval" / "news_eval.jsonl"
 TAXONOMY = ROOT / "configs" / "taxonomy"
@@ -96,7 +97,7 @@ def holdout_names(root: Path, seed: int = 0, share: float = 0.2) -> list[str]:
 
 
 def rows_of(model, spec: str, root: Path):
-    cfg = model.config
+    cfg = copy.deepcopy(model.config)  # the data to read; the model keeps its own
     cfg.data.paths, cfg.data.format, cfg.data.max_rows = [spec.format(root=root)], "native", None
     cfg.data.taxonomy = str(TAXONOMY)
     cfg.split.holdout_actors = []
@@ -106,7 +107,7 @@ def rows_of(model, spec: str, root: Path):
 
 def answers(model, texts: list[str]) -> list[dict]:
     t0 = time.perf_counter()
-    out = [a["actor"] for a in model.predict(texts, evidence=False)]
+    out = [a["actor"] for a in model.answers(texts, evidence=False)]
     log(f"    {len(texts):,} texts in {time.perf_counter() - t0:.0f}s")
     return out
 

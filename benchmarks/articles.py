@@ -18,6 +18,7 @@ the default schema too). Writes OUT/articles.json and OUT/articles.md; prints a 
 """
 from __future__ import annotations
 
+import copy
 import argparse
 import hashlib
 import json
@@ -35,9 +36,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from sklearn.metrics import f1_score, precision_recall_fscore_support  # noqa: E402
 
-from training.evaluate import compute_metrics  # noqa: E402
-from training.modeldir import load  # noqa: E402
-from training.train import encode, prepare  # noqa: E402
+from secnews.training.evaluate import compute_metrics  # noqa: E402
+from secnews.training.modeldir import load  # noqa: E402
+from secnews.training.train import encode, prepare  # noqa: E402
 
 NEWS = ROOT / "datasets" / "news_eval" / "news_eval.jsonl"
 TAXONOMY = ROOT / "configs" / "taxonomy"
@@ -60,7 +61,7 @@ def brief(tasks: dict) -> dict:
 
 
 def score_split(predictor, paths: list[str], split: str = "test") -> dict:
-    cfg = predictor.config
+    cfg = copy.deepcopy(predictor.config)  # the data to read; the model keeps its own
     cfg.data.paths, cfg.data.format, cfg.data.max_rows = paths, "native", None
     cfg.data.taxonomy = str(TAXONOMY)
     prep = prepare(cfg, lambda m: None, spaces=predictor.spaces)
@@ -77,10 +78,10 @@ def read_news() -> list[dict]:
 
 
 def news_metrics(predictor, articles: list[dict]) -> dict:
-    from training.data import article_text
+    from secnews.training.data import article_text
 
     texts = [article_text(a.get("title"), a["text"]) for a in articles]
-    answers = predictor.predict(texts)
+    answers = predictor.answers(texts)
     spaces = predictor.spaces
     ev = spaces["event_type"]
     parents = ev.parents

@@ -50,8 +50,8 @@ def workers(pid: int) -> set[int]:
 
 
 def smoke_model(folder: Path) -> Path:
-    from training.config import load_config
-    from training.train import train
+    from secnews.training.config import load_config
+    from secnews.training.train import train
 
     return train(load_config(ROOT / "configs" / "smoke.yaml"), folder / "smoke", log=lambda m: None)
 

@@ -5,6 +5,7 @@ metrics of both and the speed ratio, so bf16 is adopted only where it keeps accu
 """
 from __future__ import annotations
 
+import copy
 import argparse
 import json
 import os
@@ -16,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from training import load  # noqa: E402
-from training.evaluate import compute_metrics, summary_lines  # noqa: E402
-from training.train import encode, prepare  # noqa: E402
+from secnews.training import load  # noqa: E402
+from secnews.training.evaluate import compute_metrics, summary_lines  # noqa: E402
+from secnews.training.train import encode, prepare  # noqa: E402
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     predictor = load(args.model)
     if predictor.manifest["kind"] != "transformer":
         p.error(f"{args.model} is a {predictor.manifest['kind']} model; this compares transformer inference")
-    cfg = predictor.config
+    cfg = copy.deepcopy(predictor.config)  # the data to read; the model keeps its own
     if args.data:
         cfg.data.paths = [str(Path(d).resolve()) for d in args.data]
     if args.format:

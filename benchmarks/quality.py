@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from training.config import DataConfig, SplitConfig, load_config  # noqa: E402
-from training.data import read_data  # noqa: E402
-from training.split import assign_split  # noqa: E402
-from training.train import train  # noqa: E402
+from secnews.training.config import DataConfig, SplitConfig, load_config  # noqa: E402
+from secnews.training.data import read_data  # noqa: E402
+from secnews.training.split import assign_split  # noqa: E402
+from secnews.training.train import train  # noqa: E402
 
 CONFIGS = ROOT / "configs"
 

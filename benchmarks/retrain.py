@@ -1,5 +1,5 @@
 """Retraining on real data: a parent trained on ACLED events before 2020, retrained with the
-2020-2024 events through `training.retrain.retrain` (what `secnews retrain` runs).
+2020-2024 events through `secnews.training.retrain.retrain` (what `secnews retrain` runs).
 
     python benchmarks/retrain.py --data-root ../shared/datasets --out DIR [--config configs/baseline.yaml]
         [--set train.max_minutes=20]
@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from training.config import DataConfig, SplitConfig, load_config  # noqa: E402
-from training.data import read_data  # noqa: E402
-from training.retrain import retrain  # noqa: E402
-from training.split import assign_split  # noqa: E402
-from training.train import train  # noqa: E402
+from secnews.training.config import DataConfig, SplitConfig, load_config  # noqa: E402
+from secnews.training.data import read_data  # noqa: E402
+from secnews.training.retrain import retrain  # noqa: E402
+from secnews.training.split import assign_split  # noqa: E402
+from secnews.training.train import train  # noqa: E402
 
 CUT = "2020-01-01"
 

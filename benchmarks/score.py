@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from training import load  # noqa: E402
-from training.config import DataConfig, load_config  # noqa: E402
-from training.data import read_data  # noqa: E402
-from training.transformer import pad_batch  # noqa: E402
+from secnews.training import load  # noqa: E402
+from secnews.training.config import DataConfig, load_config  # noqa: E402
+from secnews.training.data import read_data  # noqa: E402
+from secnews.training.transformer import pad_batch  # noqa: E402
 
 
 def archive(root: Path, out: Path, n: int, files: int = 5) -> tuple[list[Path], list[str]]:
@@ -93,7 +93,7 @@ def main() -> None:
 
     paths, texts = archive(args.data_root, args.out / "archive", args.n)
     scored = args.out / "scored"
-    cmd = [sys.executable, "-m", "serving.cli", "score", *map(str, paths), "--model", str(args.model),
+    cmd = [sys.executable, "-m", "secnews.serving.cli", "score", *map(str, paths), "--model", str(args.model),
            "--out", str(scored), "--batch-size", str(args.batch_size)]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

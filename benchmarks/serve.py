@@ -31,8 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def load_texts(n: int, data_root: Path | None) -> list[str]:
     """ACLED notes (cleaned, as the readers give them) when the shared data is there, else the starter set."""
-    from training.config import load_config
-    from training.data import read_data
+    from secnews.training.config import load_config
+    from secnews.training.data import read_data
 
     cfg = load_config(ROOT / "configs" / "baseline.yaml")
     if data_root and (data_root / "acled/acled_events.csv.gz").is_file():
@@ -43,13 +43,13 @@ def load_texts(n: int, data_root: Path | None) -> list[str]:
 
 
 def in_process(model: Path, texts: list[str], batch: int) -> float:
-    from training import load
+    from secnews.training import load
 
     predictor = load(model)
-    predictor.predict(texts[:batch])  # warm-up
+    predictor.answers(texts[:batch])  # warm-up
     start = time.perf_counter()
     for i in range(0, len(texts), batch):
-        predictor.predict(texts[i:i + batch])
+        predictor.answers(texts[i:i + batch])
     return len(texts) / (time.perf_counter() - start)
 
 
@@ -57,12 +57,12 @@ def start_server(model: Path, home: Path) -> tuple[subprocess.Popen, str]:
     # its own feedback database too: the benchmark's ids must not land in the user's
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true",
            "SECNEWS_FEEDBACK_DB": str(home / "feedback.sqlite3")}
-    tag = subprocess.run([sys.executable, "-m", "serving.cli", "models", "import", str(model)], env=env,
+    tag = subprocess.run([sys.executable, "-m", "secnews.serving.cli", "models", "import", str(model)], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", tag, "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "secnews.serving.cli", "serve", tag, "--port", str(port)], env=env,
                             stdout=open(home / "serve.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     import httpx

@@ -3,11 +3,12 @@ now, serving and scoring later) and imports only run serving -> training."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
 from pathlib import Path
+
+from secnews.training.errors import SecnewsError
 
 FORMATS = ["native", "acled", "gtd", "muc"]
 
@@ -17,52 +18,41 @@ def _log(msg: str) -> None:
 
 
 def _train(args) -> None:
-    from training.config import load_config
-    from training.train import train
+    from .api import train
 
-    cfg = load_config(args.config, overrides=args.set, data_paths=args.data, data_format=args.format)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path("models") / f"{Path(args.config).stem}-{stamp}"
-    print(train(cfg, out, log=_log))
+    print(train(args.config, args.out, data=args.data, data_format=args.format, overrides=args.set, log=_log))
 
 
 def _evaluate(args) -> None:
-    from training.train import evaluate
+    from .api import evaluate
 
-    metrics = evaluate(Path(args.model), args.data, args.format, args.split, log=_log)
-    out = Path(args.out) if args.out else Path(args.model) / "evaluations" / (
-        f"{Path(args.data[0]).name.split('.')[0] if args.data else 'training-data'}-{args.split}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-    os.replace(tmp, out)
-    _log(f"metrics written to {out}")
+    metrics = evaluate(args.model, args.data, data_format=args.format, split=args.split, out=args.out, log=_log)
     print(json.dumps({"tasks": {t: {k: m.get(k) for k in ("macro_f1", "micro_f1", "n")}
                                 | ({"coarse": {k: m["coarse"].get(k) for k in ("macro_f1", "micro_f1", "n")}}
                                    if "coarse" in m else {})
                                 for t, m in metrics["tasks"].items()},
-                      "n_test": metrics["n_test"], "metrics_file": str(out)}, indent=2))
+                      "n_test": metrics["n_test"], "metrics_file": metrics["metrics_file"]}, indent=2))
 
 
 def _predict(args) -> None:
-    from training import load
+    from .api import load
 
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
-        raise ValueError("TEXT is empty: give the article as an argument, or '-' to read it from stdin")
-    predictor = load(args.model)
-    result = predictor.predict([text])[0]
-    print(json.dumps({"model": predictor.manifest.get("name"), **result}, indent=2, ensure_ascii=False))
+        raise SecnewsError("TEXT is empty: give the article as an argument, or '-' to read it from stdin")
+    model = load(args.model)
+    answer = model(text).model_dump(mode="json")
+    print(json.dumps({"model": model.manifest.get("name"), **answer}, indent=2, ensure_ascii=False))
 
 
 def _models_import(args) -> None:
-    from serving.store import import_model
+    from secnews.serving.store import import_model
 
     print(import_model(args.model_dir, name=args.name))
 
 
 def _models_list(args) -> None:
-    from serving.store import list_models
+    from secnews.serving.store import list_models
 
     models = list_models(args.name)
     if not models:
@@ -79,57 +69,23 @@ def _models_list(args) -> None:
 
 
 def _retrain(args) -> None:
-    import tempfile
+    from .api import retrain
 
-    from serving.store import CANDIDATES, NAME, import_model, resolve_model
-    from training.retrain import retrain
-
-    parent_path, parent_ref = resolve_model(args.parent)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path("models") / f"retrain-{stamp}"
-    with tempfile.TemporaryDirectory() as tmp:
-        feedback = None
-        if args.feedback:
-            feedback = _export_feedback(args.db, Path(tmp) / "feedback.jsonl")
-        outcome = retrain(parent_path, args.data or [], out, new_format=args.format, feedback=feedback,
-                          config=args.config, overrides=args.set, force=args.force, parent_ref=parent_ref, log=_log)
-    verdict = outcome.comparison["promotion"]
-    name = NAME if outcome.promote else CANDIDATES
-    tag = import_model(outcome.path, name=name)
-    if outcome.promote:
-        _log(f"{tag} is now {NAME}:latest" + (" (forced: " + verdict["reason"] + ")" if verdict["forced"] else ""))
-    else:
-        _log(f"{NAME}:latest left alone: {verdict['reason']}. The child is stored as {tag}; "
-             f"see {outcome.path / 'comparison.md'} (--force promotes anyway)")
-    print(json.dumps({"model_dir": str(outcome.path), "tag": tag, "promoted": outcome.promote,
-                      "forced": verdict["forced"], "reason": verdict["reason"],
-                      "comparison": str(outcome.path / "comparison.json")}, indent=2))
-
-
-def _export_feedback(db: str | None, out: Path) -> Path:
-    from serving.feedback import FeedbackStore
-    from serving.settings import feedback_db_path, load_serve_config
-
-    path = Path(db).expanduser() if db else feedback_db_path(load_serve_config())
-    if not path.is_file():
-        raise FileNotFoundError(f"no feedback database at {path} (set --db or SECNEWS_FEEDBACK_DB)")
-    store = FeedbackStore(path)
-    try:
-        n = store.export(out)
-    finally:
-        store.close()
-    if n == 0:
-        raise ValueError(f"the feedback database {path} holds no corrections yet")
-    _log(f"{n:,} corrected articles from {path}")
-    return out
+    done = retrain(args.parent, args.data, args.out, data_format=args.format, replay_data=args.replay_data,
+                   feedback=(args.db or True) if args.feedback else False, config=args.config, overrides=args.set,
+                   force=args.force, log=_log)
+    print(json.dumps({"model_dir": str(done.model_dir), "tag": done.tag, "promoted": done.promoted,
+                      "forced": done.forced, "reason": done.reason, "comparison": str(done.comparison)}, indent=2))
 
 
 def _feedback_export(args) -> None:
-    print(_export_feedback(args.db, Path(args.out)))
+    from .api import export_feedback
+
+    print(export_feedback(args.db, Path(args.out), log=_log))
 
 
 def _actors_add(args) -> None:
-    from training.linking import add_to_registry, read_registry
+    from secnews.training.linking import add_to_registry, read_registry
 
     path = add_to_registry(args.name, args.alias)
     name = " ".join(args.name.split())
@@ -141,13 +97,13 @@ def _actors_suggest(args) -> None:
     """Actor names analysts sent as corrections that the registry does not hold yet."""
     from collections import Counter
 
-    from serving.feedback import FeedbackStore
-    from serving.settings import feedback_db_path, load_serve_config
-    from training.linking import read_registry
+    from secnews.serving.feedback import FeedbackStore
+    from secnews.serving.settings import feedback_db_path, load_serve_config
+    from secnews.training.linking import read_registry
 
     path = Path(args.db).expanduser() if args.db else feedback_db_path(load_serve_config())
     if not path.is_file():
-        raise FileNotFoundError(f"no feedback database at {path} (set --db or SECNEWS_FEEDBACK_DB)")
+        raise SecnewsError(f"no feedback database at {path} (set --db or SECNEWS_FEEDBACK_DB)")
     store = FeedbackStore(path)
     try:
         names = Counter(r["labels"]["actor"] for r in store.rows() if isinstance(r["labels"].get("actor"), str))
@@ -162,7 +118,7 @@ def _actors_suggest(args) -> None:
 
 
 def _actors_list(args) -> None:
-    from training.linking import read_registry, registry_path
+    from secnews.training.linking import read_registry, registry_path
 
     actors = read_registry()
     if args.json:
@@ -179,7 +135,7 @@ def _port_free(host: str, port: int) -> None:
     import errno
     import socket
 
-    from serving.lifeline import port_holder
+    from secnews.serving.lifeline import port_holder
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -188,13 +144,13 @@ def _port_free(host: str, port: int) -> None:
             s.bind((host, port))
         except OSError as e:
             if e.errno != errno.EADDRINUSE:
-                raise ValueError(f"--host {host} --port {port}: cannot bind: {e.strerror}") from None
-            raise ValueError(f"port {port} on {host} is already in use"
+                raise SecnewsError(f"--host {host} --port {port}: cannot bind: {e.strerror}") from None
+            raise SecnewsError(f"port {port} on {host} is already in use"
                              + (f" by {holder}" if (holder := port_holder(port)) else "")) from None
 
 
 def _report(args) -> None:
-    from serving.report import report
+    from secnews.serving.report import report
 
     data = report(args.scored, args.out)
     _log(f"{data['rows']:,} rows ({data['scored']:,} scored, {data['bad']:,} bad) -> {args.out}")
@@ -202,7 +158,7 @@ def _report(args) -> None:
 
 
 def _serve(args) -> None:
-    from serving.store import NAME, find, import_model
+    from secnews.serving.store import NAME, find, import_model
 
     _port_free(args.host, args.port)
     tag = args.model or f"{NAME}:latest"
@@ -210,7 +166,7 @@ def _serve(args) -> None:
         tag = find(tag) or import_model(tag)
         _log(f"serving model directory {args.model} as {tag}")
     env = {**os.environ, "SECNEWS_MODEL": tag, "BENTOML_DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.service:SecNews", "--host", args.host,
+    cmd = [sys.executable, "-m", "bentoml", "serve", "secnews.serving.service:SecNews", "--host", args.host,
            "--port", str(args.port)]
     _log(f"POST http://{args.host}:{args.port}/classify  (GET /metadata, /livez, /readyz, /metrics; docs at /)")
     os.execvpe(cmd[0], cmd, env)
@@ -218,14 +174,14 @@ def _serve(args) -> None:
 
 def _score(args) -> None:
     if args.engine == "spark":
-        from serving.spark import score_spark
+        from secnews.serving.spark import score_spark
 
         if args.resume:
-            raise ValueError("--resume is for the local engine; Spark retries failed tasks itself")
+            raise SecnewsError("--resume is for the local engine; Spark retries failed tasks itself")
         score_spark(args.inputs, args.model, Path(args.out), master=args.master, batch_size=args.batch_size,
                     chunk_size=args.chunk_size, log=_log)
     else:
-        from serving.score import score
+        from secnews.serving.score import score
 
         score(args.inputs, args.model, Path(args.out), resume=args.resume, batch_size=args.batch_size,
               chunk_size=args.chunk_size, log=_log)
@@ -237,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model from a config; prints the model directory")
-    t.add_argument("config", help="YAML config, e.g. configs/baseline.yaml")
+    t.add_argument("config", help="YAML config (e.g. configs/baseline.yaml), or the name of a config that ships "
+                                  "with secnews: baseline, baseline_articles, default, muc, smoke")
     t.add_argument("--data", nargs="+", help="data files, folders or globs, each optionally FORMAT:PATH "
                    "(e.g. acled:export.csv.gz); they replace data.paths of the config")
     t.add_argument("--format", choices=FORMATS, help="how to read the data (replaces data.format)")
@@ -274,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--from", dest="parent", required=True, help="parent: model directory or store tag (secnews:latest)")
     rt.add_argument("--data", nargs="+", help="new labelled data files")
     rt.add_argument("--format", choices=FORMATS, default="native", help="how to read --data (default native)")
+    rt.add_argument("--replay-data", nargs="+", metavar="FILE",
+                    help="where the parent's training files are on this machine, when its directory came from "
+                         "another one (each found by its sha256; FORMAT:PATH allowed)")
     rt.add_argument("--feedback", action="store_true", help="also train on the corrections posted to /feedback")
     rt.add_argument("--db", help="feedback database (default: configs/serve.yaml feedback_db or SECNEWS_FEEDBACK_DB)")
     rt.add_argument("--config", help="train with this config instead of the parent's (same tasks)")
@@ -332,14 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     args = build_parser().parse_args(argv)
-    from training.config import ConfigError
-    from training.data import DataError
-    from training.modeldir import ModelDirError
-    from training.taxonomy import TaxonomyError
-
     try:
         args.func(args)
-    except (ConfigError, DataError, ModelDirError, TaxonomyError, ValueError, FileNotFoundError) as e:
+    except SecnewsError as e:  # what the user can fix; anything else is a bug and keeps its traceback
         print(f"secnews {args.command}: error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # the store's own errors (e.g. bentoml.exceptions.NotFound)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from secnews.training.errors import SecnewsError
 
 MANIFEST = "manifest.json"
 BINS = np.linspace(0.0, 1.0, 21)
@@ -31,7 +32,7 @@ def aggregate(folder: Path) -> dict:
     """Counts over every part, read column-wise."""
     parts = sorted(folder.glob("part-*.parquet"))
     if not parts:
-        raise ValueError(f"{folder}: no part-*.parquet files (is this the --out folder of `secnews score`?)")
+        raise SecnewsError(f"{folder}: no part-*.parquet files (is this the --out folder of `secnews score`?)")
     names = pq.read_schema(parts[0]).names
     singles = [c[:-len("_uncertain")] for c in names if c.endswith("_uncertain")]
     multi = [t for t in singles if f"{t}_score" not in names]
@@ -239,7 +240,7 @@ def report(folder: str | Path, out: str | Path) -> dict:
     the aggregates it shows."""
     folder, out = Path(folder), Path(out)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: not a folder (give the --out folder of `secnews score`)")
+        raise SecnewsError(f"{folder}: not a folder (give the --out folder of `secnews score`)")
     manifest = json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).is_file() else {}
     data = to_json(aggregate(folder), manifest)
     text = render(data, manifest.get("bad_rows") or [], folder)

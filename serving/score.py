@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from secnews.training.errors import SecnewsError
 from tqdm import tqdm
 
 from .sources import Record, count_records, iter_records
@@ -50,12 +51,6 @@ def predict_chunk(predictor, chunk: list[Record]) -> tuple[np.ndarray, dict | No
         return idx, None, None, None
     proba, named = predictor.read([chunk[i].text for i in idx])
     return idx, proba, predictor.decide(proba), named
-
-
-def use_batch_size(predictor, batch_size: int) -> None:
-    """--batch-size is the windows per forward pass of a transformer (a tfidf model has none)."""
-    if predictor.manifest["kind"] == "transformer":
-        predictor.backend.cfg.batch_size = batch_size
 
 
 def part_name(k: int) -> str:
@@ -142,14 +137,14 @@ def _start_job(out: Path, job: dict, resume: bool) -> set[int]:
     done = {int(p.name[5:11]) for p in out.glob("part-*.parquet")}
     if (out / JOB).exists():
         if not resume:
-            raise ValueError(f"{out} already holds a scoring job; pass --resume to finish it, or choose another --out")
+            raise SecnewsError(f"{out} already holds a scoring job; pass --resume to finish it, or choose another --out")
         previous = json.loads((out / JOB).read_text())
         for key in ("inputs", "chunk_size", "model"):
             if previous[key] != job[key]:
-                raise ValueError(f"--resume: {key} differs from the job in {out} "
+                raise SecnewsError(f"--resume: {key} differs from the job in {out} "
                                  f"(was {previous[key]!r}, now {job[key]!r}); resume needs the same job")
     elif done:
-        raise ValueError(f"{out} holds parts but no {JOB}; choose an empty --out")
+        raise SecnewsError(f"{out} holds parts but no {JOB}; choose an empty --out")
     else:
         tmp = out / f".{JOB}.tmp"
         tmp.write_text(json.dumps(job, indent=2))
@@ -159,17 +154,17 @@ def _start_job(out: Path, job: dict, resume: bool) -> set[int]:
 
 def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_size: int = 64,
           chunk_size: int = 2048, log: Callable[[str], None] = print) -> dict:
-    from training import load
+    from secnews.training import load
 
     if batch_size < 1 or chunk_size < 1:
-        raise ValueError(f"--batch-size and --chunk-size must be at least 1, found {batch_size} and {chunk_size}")
+        raise SecnewsError(f"--batch-size and --chunk-size must be at least 1, found {batch_size} and {chunk_size}")
     out = Path(out)
     model_path, tag = resolve_model(model)
     inputs = [str(Path(i).resolve()) for i in inputs]
     job = {"inputs": inputs, "chunk_size": chunk_size, "model": tag}
     done = _start_job(out, job, resume)
     predictor = load(model_path)
-    use_batch_size(predictor, batch_size)
+    predictor.set_batch_size(batch_size)
     total = count_records(inputs)
     if done:
         log(f"resuming: {len(done)} parts already written")

@@ -13,21 +13,29 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import bentoml  # noqa: E402
 from bentoml.exceptions import InvalidArgument, NotFound  # noqa: E402
+from secnews.serving.contract import Contract  # noqa: E402
+from secnews.serving.feedback import FeedbackStore  # noqa: E402
+from secnews.serving.lifeline import follow_parent  # noqa: E402
+from secnews.serving.pages import Pages  # noqa: E402
+from secnews.serving.schemas import (  # noqa: E402
+    LIMITS,
+    Article,
+    ArticleId,
+    ArticleList,
+    ArticleResult,
+    FeedbackAck,
+    Labels,
+    Note,
+    is_blank,
+)
+from secnews.serving.settings import feedback_db_path  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from serving.contract import Contract  # noqa: E402
-from serving.feedback import FeedbackStore  # noqa: E402
-from serving.lifeline import follow_parent  # noqa: E402
-from serving.pages import Pages  # noqa: E402
-from serving.schemas import (LIMITS, Article, ArticleId, ArticleList, ArticleResult, FeedbackAck, Labels, Note,  # noqa: E402
-                             is_blank)
-from serving.settings import feedback_db_path  # noqa: E402
-
 with bentoml.importing():
-    from training import load
+    from secnews.training import load
 
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
@@ -72,7 +80,7 @@ class SecNews:
     def classify(self, articles: ArticleList) -> list[ArticleResult]:
         """Label each article with every task of the model, a score, top-k, evidence and an
         `uncertain` flag. Requests are grouped by BentoML's adaptive batcher."""
-        answers = self.predictor.predict([a.full_text() for a in articles])
+        answers = self.predictor.answers([a.full_text() for a in articles])
         self.feedback_store.remember([(a.id, a.title, a.text) for a in articles if a.id], self.tag)
         return [ArticleResult(id=a.id, model=self.tag, **answer) for a, answer in zip(articles, answers)]
 

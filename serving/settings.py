@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
-from training.config import ConfigError, _build
+from secnews.training.config import ConfigError, _build
 
 DEFAULT = Path(__file__).resolve().parents[1] / "configs" / "serve.yaml"
 

@@ -14,8 +14,8 @@ from typing import Iterator
 
 import pandas as pd
 import pyarrow.parquet as pq
-
-from training.data import article_text
+from secnews.training.data import article_text
+from secnews.training.errors import SecnewsError
 
 TEXT_FILES = (".txt", ".html", ".htm")
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -44,11 +44,11 @@ def expand(inputs: list[str | Path]) -> list[Path]:
             out.append(item)
         elif item.is_file():
             if not _kind(item) and item.suffix.lower() not in TEXT_FILES:
-                raise ValueError(f"{item}: not an archive secnews reads; expected .jsonl, .csv or .parquet "
+                raise SecnewsError(f"{item}: not an archive secnews reads; expected .jsonl, .csv or .parquet "
                                  "(optionally .gz), .txt/.html, or a folder of .txt/.html files")
             out.append(item)
         else:
-            raise ValueError(f"{item}: no such file or folder")
+            raise SecnewsError(f"{item}: no such file or folder")
     return out
 
 

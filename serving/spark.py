@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+from secnews.training.errors import SecnewsError
 
 _PREDICTORS: dict[str, object] = {}  # per Python worker: model path -> predictor
 
 
 def _predictor(path: str):
     if path not in _PREDICTORS:
-        from training import load
+        from secnews.training import load
 
         _PREDICTORS[path] = load(path)
     return _PREDICTORS[path]
@@ -30,11 +31,11 @@ def _predictor(path: str):
 
 def _score_files(model_path: str, tag: str, batch_size: int, chunk_size: int):
     def run(batches: Iterator) -> Iterator:
-        from .score import chunks, predict_chunk, rows_of, use_batch_size
+        from .score import chunks, predict_chunk, rows_of
         from .sources import iter_records
 
         predictor = _predictor(model_path)
-        use_batch_size(predictor, batch_size)
+        predictor.set_batch_size(batch_size)
         for frame in batches:
             for _, chunk in chunks(iter_records(frame["path"].tolist()), chunk_size):
                 idx, proba, decided, named = predict_chunk(predictor, chunk)
@@ -46,8 +47,7 @@ def score_spark(inputs: list[str], model: str, out: Path, master: str = "local[*
                 chunk_size: int = 2048, log: Callable[[str], None] = print) -> dict:
     from pyspark.sql import SparkSession
     from pyspark.sql.pandas.types import from_arrow_schema
-
-    from training import load
+    from secnews.training import load
 
     from .score import _manifest, rows_of
     from .sources import expand
@@ -55,7 +55,7 @@ def score_spark(inputs: list[str], model: str, out: Path, master: str = "local[*
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out} is not empty; the Spark engine writes a new job (choose another --out)")
+        raise SecnewsError(f"{out} is not empty; the Spark engine writes a new job (choose another --out)")
     model_path, tag = resolve_model(model)
     files = [str(p.resolve()) for p in expand(inputs)]
     predictor = load(model_path)

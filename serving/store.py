@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
+
+from secnews.training.errors import SecnewsError
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 NAME = "secnews"
+TAG = re.compile(r"[A-Za-z0-9][\w.\-]*(:[\w.\-]+)?")  # what a BentoML tag looks like (no slash)
 CANDIDATES = f"{NAME}-candidate"  # retrained models that did not pass promotion: `latest` stays put
 
 
 def _summary(model_dir: Path) -> tuple[dict, dict]:
-    from training.modeldir import read_manifest, sha256
+    from secnews.training.modeldir import read_manifest, sha256
 
     manifest = read_manifest(model_dir)  # verifies every file's hash first
     metrics = json.loads((model_dir / "metrics.json").read_text())
@@ -32,6 +36,8 @@ def resolve_model(model: str) -> tuple[Path, str]:
     """A model directory, or a tag in the store (secnews:latest): (its folder, the name to record)."""
     if Path(model).is_dir():
         return Path(model), str(Path(model).resolve())
+    if not TAG.fullmatch(model):
+        raise SecnewsError(f"{model}: no such model directory (nor a store tag such as {NAME}:latest)")
     import bentoml
 
     stored = bentoml.models.get(model)
@@ -51,7 +57,7 @@ def import_model(model_dir: str | Path, name: str = NAME) -> str:
 
 def find(model_dir: str | Path, name: str = NAME) -> str | None:
     """The tag of an earlier import of this exact model directory, if any."""
-    from training.modeldir import sha256
+    from secnews.training.modeldir import sha256
 
     digest = sha256(Path(model_dir) / "manifest.json")
     for m in list_models(name):
@@ -62,7 +68,6 @@ def find(model_dir: str | Path, name: str = NAME) -> str | None:
 
 def list_models(name: str = NAME) -> list[dict]:
     import bentoml
-
     from bentoml.exceptions import NotFound
 
     try:

@@ -21,8 +21,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture(scope="session")
 def smoke_model(tmp_path_factory):
     """The smoke config trained once on the starter set, shared by the tests that only read it."""
-    from training.config import load_config
-    from training.train import train
+    from secnews.training.config import load_config
+    from secnews.training.train import train
 
     out = tmp_path_factory.mktemp("models") / "smoke"
     return train(load_config(CONFIGS / "smoke.yaml", overrides=["eval.plots=true"]), out, log=lambda m: None)

@@ -5,16 +5,22 @@ import os
 
 import numpy as np
 import pytest
-
-from training.config import TrainConfig, TransformerConfig
-from training.labels import LabelSpace
-from training.linking import ActorLinker, add_to_registry, read_registry
-from training.modeldir import load
-from training.predictor import Predictor
-from training.spans import Span, decode, find_mentions, name_variants, row_mentions, token_tags, widen
-from training.surrogates import disguise
-from training.trainer import fit
-from training.transformer import TransformerBackend, build
+from secnews.training.config import TrainConfig, TransformerConfig
+from secnews.training.labels import LabelSpace
+from secnews.training.linking import ActorLinker, add_to_registry, read_registry
+from secnews.training.predictor import Predictor
+from secnews.training.spans import (
+    Span,
+    decode,
+    find_mentions,
+    name_variants,
+    row_mentions,
+    token_tags,
+    widen,
+)
+from secnews.training.surrogates import disguise
+from secnews.training.trainer import fit
+from secnews.training.transformer import TransformerBackend, build
 
 from .tiny_bert import make_tiny_bert
 
@@ -95,7 +101,7 @@ def test_linker_normalises_links_and_keeps_unknown_names():
 def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     from pathlib import Path
 
-    from training.taxonomy import Taxonomy
+    from secnews.training.taxonomy import Taxonomy
 
     states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
     linker = ActorLinker({}, ["Other"], {}, states=states)
@@ -184,21 +190,21 @@ def test_predict_answer_shape_save_and_reload(span_model, tmp_path):
     span_model.save(tmp_path)
     (tmp_path / "actors.yaml").write_text("aliases:\n  Desert Wolves: [Desert Wolf Brigade]\n")
     predictor = Predictor(span_model, span_model.spaces, {}, path=tmp_path)
-    a, b = predictor.predict(texts)
+    a, b = predictor.answers(texts)
     assert a["actor"]["decided_by"] == "span" and a["actor"]["label"] == "Desert Wolves"
     assert a["actor"]["known"] is True  # linked through the alias table in the model directory
     s, e = a["actor"]["span"]
     assert texts[0][s:e] == "desert wolves" and "desert wolves" in a["actor"]["evidence"]
     assert b["actor"]["decided_by"] == "closed" and "span" not in b["actor"]
     reloaded = TransformerBackend.load(tmp_path, span_model.cfg, span_model.spaces)
-    again = Predictor(reloaded, reloaded.spaces, {}, path=tmp_path).predict(texts)
+    again = Predictor(reloaded, reloaded.spaces, {}, path=tmp_path).answers(texts)
     assert again[0]["actor"] == a["actor"] and again[1]["actor"] == b["actor"]
 
 
 def test_state_forces_as_news_names_them():
     from pathlib import Path
 
-    from training.taxonomy import Taxonomy
+    from secnews.training.taxonomy import Taxonomy
 
     states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
     assert states.parse("Military Forces of South Sudan") == ("military", "South Sudan")
@@ -219,8 +225,8 @@ def test_state_forces_as_news_names_them():
 
 
 def test_batch_scorer_writes_the_name_the_span_head_read(span_model, tmp_path):
-    from serving.score import rows_of
-    from serving.sources import Record
+    from secnews.serving.score import rows_of
+    from secnews.serving.sources import Record
 
     rng = np.random.default_rng(3)
     texts = [article("harbor guard", "lion front", rng)[0], article(None, "storm company", rng)[0]]
@@ -244,7 +250,7 @@ def test_actors_cli_suggests_corrected_names_then_adds_them(tmp_path):
     import subprocess
     import sys
 
-    from serving.feedback import FeedbackStore
+    from secnews.serving.feedback import FeedbackStore
 
     from .conftest import ROOT
 
@@ -253,7 +259,7 @@ def test_actors_cli_suggests_corrected_names_then_adds_them(tmp_path):
         store.add(text="Rockets hit the base.", labels={"actor": name, "event_type": "Attack"})
     store.close()
     env = {**os.environ, "SECNEWS_ACTORS": str(tmp_path / "actors.yaml")}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "serving.cli", "actors", *a], cwd=ROOT, env=env,
+    run = lambda *a: subprocess.run([sys.executable, "-m", "secnews.serving.cli", "actors", *a], cwd=ROOT, env=env,
                                     capture_output=True, text=True, timeout=60)
     first = run("suggest", "--db", str(tmp_path / "fb.sqlite3"))
     assert first.returncode == 0 and first.stdout.split("\n")[0].split() == ["2", "Saraya", "Awliya", "al-Dam"]

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.compose import compose, rare_repeats, read_paragraphs, with_articles
-from training.config import TrainConfig, TransformerConfig, load_config
-from training.data import read_data
-from training.labels import LabelSpace
-from training.predictor import Predictor
-from training.train import fit_temperature
-from training.trainer import fit
-from training.transformer import TransformerBackend, build
+from secnews.training.compose import compose, rare_repeats, read_paragraphs, with_articles
+from secnews.training.config import TrainConfig, TransformerConfig, load_config
+from secnews.training.data import read_data
+from secnews.training.labels import LabelSpace
+from secnews.training.predictor import Predictor
+from secnews.training.train import fit_temperature
+from secnews.training.trainer import fit
+from secnews.training.transformer import TransformerBackend, build
 
 from .conftest import CONFIGS, write_jsonl
 from .tiny_bert import make_tiny_bert
@@ -92,7 +92,7 @@ def long_article() -> str:
 
 def test_a_long_article_gets_its_ledes_event_and_targets_with_evidence_from_the_lede(reader):
     predictor = Predictor(reader, reader.spaces, {"kind": "transformer"})
-    answer = predictor.predict([long_article()])[0]
+    answer = predictor.answers([long_article()])[0]
     assert answer["event_type"]["label"] == "Shelling/artillery/missile attack"
     assert answer["event_type"]["evidence"] == "rockets struck the army base at dawn ."
     assert [t["label"] for t in answer["target"]["labels"]] == ["military"]
@@ -115,7 +115,7 @@ def test_the_lede_wins_whatever_background_follows(reader):
 
 def test_an_article_with_no_event_says_so_and_flags_every_answer(reader):
     predictor = Predictor(reader, reader.spaces, {"kind": "transformer"})
-    answer = predictor.predict(["\n\n".join(FILLER)])[0]
+    answer = predictor.answers(["\n\n".join(FILLER)])[0]
     assert answer["relevance"]["label"] == "none"
     assert answer["event_type"]["uncertain"] and answer["target"]["uncertain"]
 
@@ -151,7 +151,7 @@ def test_fit_temperature_softens_overconfident_scores():
 
 def test_abstention_floor_flags_every_low_score(tmp_path):
     cfg = load_config(CONFIGS / "smoke.yaml", overrides=["train.abstain_floor=0.5", "train.abstain_precision=0.5"])
-    from training.train import calibrate
+    from secnews.training.train import calibrate
 
     class Fixed:  # a backend whose answers all score 0.4 (and are right)
         spaces = {"event_type": LabelSpace("event_type", "single", ["a", "b", "c"])}

@@ -3,11 +3,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import CONFIGS, ROOT, write_jsonl
 
 
 def secnews(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "serving.cli", *map(str, args)], input=stdin, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "secnews.serving.cli", *map(str, args)], input=stdin, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -39,3 +41,22 @@ def test_errors_are_one_clear_line(tmp_path):
     assert r.returncode == 2 and "invalid choice: 'xml'" in r.stderr
     r = secnews("predict", tmp_path, "some text")
     assert r.returncode == 2 and "not a secnews model directory" in r.stderr
+
+
+def test_only_errors_the_user_can_fix_are_one_line(monkeypatch, capsys):
+    """A SecnewsError is printed in one line (exit 2); any other exception is a bug and keeps
+    its traceback, even a ValueError from numpy or scikit-learn code."""
+    from secnews.serving import cli
+    from secnews.training.errors import SecnewsError
+
+    def raises(error):
+        def command(args):
+            raise error
+        return command
+
+    monkeypatch.setattr(cli, "_actors_list", raises(SecnewsError("registry.yaml: line 3: expected a mapping")))
+    assert cli.main(["actors", "list"]) == 2
+    assert capsys.readouterr().err == "secnews actors: error: registry.yaml: line 3: expected a mapping\n"
+    monkeypatch.setattr(cli, "_actors_list", raises(ValueError("operands could not be broadcast together")))
+    with pytest.raises(ValueError, match="broadcast"):
+        cli.main(["actors", "list"])

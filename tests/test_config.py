@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from training.config import ConfigError, load_config, parse_overrides
+from secnews.training.config import ConfigError, load_config, parse_overrides
 
 from .conftest import CONFIGS
 

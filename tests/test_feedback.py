@@ -5,9 +5,9 @@ import signal
 
 import pytest
 
-from training.config import load_config
-from training.modeldir import read_manifest
-from training.train import train
+from secnews.training.config import load_config
+from secnews.training.modeldir import read_manifest
+from secnews.training.train import train
 
 from .conftest import write_jsonl
 from .synthetic import NEW_ACTOR, OLD_ACTORS, config_yaml, reports
@@ -86,4 +86,7 @@ def test_feedback_survives_restart_and_feeds_retraining(setup, tmp_path):
     manifest = read_manifest(tmp_path / "child")
     assert manifest["retrain"]["rows"]["feedback"] == 12
     assert manifest["retrain"]["new_labels"]["actor"] == [NEW_ACTOR]
-    assert (tmp_path / "child" / "feedback.jsonl").is_file()
+    # the corrections travel inside the child (its own retrain replays them, wherever it is copied)
+    bundled = [f["bundled"] for f in manifest["data"]["files"] if f.get("bundled")]
+    assert len(bundled) == 1 and (tmp_path / "child" / bundled[0]).is_file()
+    assert len((tmp_path / "child" / bundled[0]).read_text().splitlines()) == 12

@@ -53,6 +53,15 @@ def test_bad_content_type_is_415_and_the_document_says_so(fuzz_server):
     spec = json.loads(urllib.request.urlopen(url + "/docs.json", timeout=30).read())
     assert "415" in spec["paths"]["/classify"]["post"]["responses"]
     assert spec["components"]["schemas"]["InvalidArgument"]["properties"]["detail"]["type"] == "array"
+    # /classify's answer is documented field by field: the typed answers of the Python API
+    schemas = spec["components"]["schemas"]
+    result = spec["paths"]["/classify"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert result["items"]["$ref"].endswith("/ArticleResult")
+    article = schemas["ArticleResult"]["properties"]
+    assert {"id", "model", "event_type", "target", "actor"} <= set(article)
+    assert {"label", "score", "top_k", "uncertain", "parent", "evidence"} <= set(schemas["SingleAnswer"]["properties"])
+    assert {"known", "decided_by", "span", "mention"} <= set(schemas["ActorAnswer"]["properties"])
+    assert {"labels", "scores", "uncertain"} <= set(schemas["MultiAnswer"]["properties"])
     feedback = spec["paths"]["/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert len(feedback["oneOf"]) == 2 and set(feedback["properties"]["labels"]["properties"]) == \
         {"event_type", "target", "actor"}

@@ -1,15 +1,16 @@
 import json
 
 import numpy as np
+import yaml
 import pytest
 
-from training import load
-from training.baseline import TfidfModel
-from training.config import TfidfConfig, load_config
-from training.labels import LabelSpace
-from training.modeldir import ModelDirError, read_manifest, staging
-from training.predictor import sentences
-from training.train import evaluate
+from secnews.training import load
+from secnews.training.baseline import TfidfModel
+from secnews.training.config import TfidfConfig, load_config
+from secnews.training.labels import LabelSpace
+from secnews.training.modeldir import ModelDirError, read_manifest, staging
+from secnews.training.predictor import sentences
+from secnews.training.train import evaluate
 
 from .conftest import CONFIGS
 
@@ -65,8 +66,14 @@ def test_model_directory_contract(smoke_model):
     assert {"f1_event_type.png", "confusion_event_type.png", "confusion_event_type_coarse.png"} <= names
     manifest = read_manifest(smoke_model)
     assert manifest["kind"] == "tfidf" and manifest["parent"] is None
-    assert set(manifest["files"]) == names - {"manifest.json"}
+    files = {str(p.relative_to(smoke_model)) for p in smoke_model.rglob("*") if p.is_file()}
+    assert set(manifest["files"]) == files - {"manifest.json"}
     assert manifest["data"]["files"][0]["sha256"] and "scikit-learn" in manifest["versions"]
+    # self-contained: the taxonomy travels inside, every path in the config is relative to it
+    assert {"taxonomy/event_types.yaml", "taxonomy/acled.yaml"} <= files
+    cfg = yaml.safe_load((smoke_model / "config.yaml").read_text())
+    assert cfg["data"]["taxonomy"] == "taxonomy" and cfg["data"]["paths"] == []
+    assert cfg["tasks"][0]["hierarchy"] == "taxonomy/event_types.yaml"
     metrics = json.loads((smoke_model / "metrics.json").read_text())
     ev = metrics["tasks"]["event_type"]
     assert {"macro_f1", "micro_f1", "accuracy", "per_label", "coarse"} <= set(ev)
@@ -87,7 +94,7 @@ def test_predict_output(smoke_model):
     predictor = load(smoke_model)
     text = ("Two rockets struck a base south of Baghdad that hosts coalition trainers. "
             "Nobody was hurt. Officials blamed Kataeb Hezbollah, an Iran-backed militia.")
-    (out,) = predictor.predict([text])
+    (out,) = predictor.answers([text])
     assert set(out) == {"event_type", "target", "actor"}
     ev = out["event_type"]
     hier = predictor.spaces["event_type"].parents
@@ -97,9 +104,9 @@ def test_predict_output(smoke_model):
     assert ev["uncertain"] == (ev["score"] < predictor.spaces["event_type"].threshold)
     assert all(item["score"] >= 0.5 and item["evidence"] in sentences(text) for item in out["target"]["labels"])
     assert set(out["target"]["scores"]) == set(predictor.spaces["target"].labels)
-    batch = predictor.predict([text, "Police fired tear gas at students."])
+    batch = predictor.answers([text, "Police fired tear gas at students."])
     assert batch[0] == out  # batched = single
-    assert predictor.predict([]) == []
+    assert predictor.answers([]) == []
 
 
 def test_tampered_or_existing_directory(smoke_model, tmp_path):
@@ -119,7 +126,7 @@ def test_tampered_or_existing_directory(smoke_model, tmp_path):
 
 
 def test_failed_training_leaves_nothing(tmp_path):
-    from training.train import train
+    from secnews.training.train import train
 
     cfg = load_config(CONFIGS / "smoke.yaml", overrides=["model.tfidf.min_df=100000"])  # empty vocabulary
     with pytest.raises(ValueError):
@@ -133,10 +140,10 @@ def test_sentences():
 
 
 def test_rare_labels_get_their_own_decision_cutoff_and_pos_weight():
-    from training.evaluate import choose_cutoffs, multi_metrics
-    from training.labels import LabelSpace
-    from training.predictor import Predictor
-    from training.trainer import class_weights
+    from secnews.training.evaluate import choose_cutoffs, multi_metrics
+    from secnews.training.labels import LabelSpace
+    from secnews.training.predictor import Predictor
+    from secnews.training.trainer import class_weights
 
     rng = np.random.default_rng(0)
     y = np.zeros((400, 2), np.float32)
@@ -158,9 +165,35 @@ def test_rare_labels_get_their_own_decision_cutoff_and_pos_weight():
     class Fixed:
         def predict_proba(self, texts):
             return {"target": proba[:len(texts)]}
-    answer = Predictor(Fixed(), {"target": space}, {}).predict(["a", "b"], evidence=False)[0]["target"]
+    answer = Predictor(Fixed(), {"target": space}, {}).answers(["a", "b"], evidence=False)[0]["target"]
     assert [l["label"] for l in answer["labels"]] == ["common", "rare"]
 
     w = class_weights(flat, {"y": y, "mask": mask}, "sqrt_inverse")
     np.testing.assert_allclose(w.numpy(), [np.sqrt(360 / 40), np.sqrt(394 / 6)], rtol=1e-6)
     assert class_weights(flat, {"y": y, "mask": mask}, "none") is None
+
+
+def test_python_api_answers_typed(smoke_model, tmp_path):
+    """`secnews.load` -> a model object callable on one article with typed answers, the
+    same fields the service documents; the plain-dict form is their JSON."""
+    import secnews
+    from secnews.training.answers import ActorAnswer, ArticleAnswer
+
+    model = secnews.load(smoke_model)
+    text = "Two rockets struck a base south of Baghdad. Officials blamed Kataeb Hezbollah."
+    answer = model(text)
+    assert isinstance(answer, ArticleAnswer) and isinstance(answer.actor, ActorAnswer)
+    assert answer.event_type.label in model.labels("event_type")
+    assert answer.event_type.parent == model.spaces["event_type"].parents[answer.event_type.label]
+    assert {l.label for l in answer.target.labels} <= set(model.labels("target"))
+    assert answer.model_dump() == model.answers([text])[0] == model.predict([text])[0].model_dump()
+    assert model.tasks == ["event_type", "target", "actor"]
+    meta = model.metadata
+    assert meta["kind"] == "tfidf" and set(meta["macro_f1"]) == set(model.tasks)
+    assert meta["tasks"]["target"]["labels"] == model.labels("target")
+    with pytest.raises(secnews.SecnewsError, match="'nope' is not a task"):
+        model.labels("nope")
+    with pytest.raises(secnews.SecnewsError, match="a list of articles"):
+        model.predict(text)
+    with pytest.raises(secnews.SecnewsError, match="no such model directory"):
+        secnews.load(tmp_path / "missing")

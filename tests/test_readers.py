@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from training.config import load_config
-from training.data import DataError, read_data
+from secnews.training.config import load_config
+from secnews.training.data import DataError, read_data
 
 from .conftest import CONFIGS, write_jsonl
 
@@ -108,7 +108,7 @@ def test_missing_file_and_no_task_columns(tmp_path):
 
 
 def test_unknown_format_rejected_by_config(tmp_path):
-    from training.config import ConfigError
+    from secnews.training.config import ConfigError
 
     with pytest.raises(ConfigError, match="--format"):
         load_config(CONFIGS / "baseline.yaml", data_format="xml")

@@ -9,7 +9,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from serving.score import score
+from secnews.serving.score import score
 
 from .conftest import ROOT, write_jsonl
 
@@ -33,7 +33,7 @@ def scored(smoke_model, tmp_path_factory):
 
 
 def test_report_numbers_match_the_parquet_parts(scored, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "serving.cli", "report", str(scored), "--out", str(tmp_path / "r.html")],
+    run = subprocess.run([sys.executable, "-m", "secnews.serving.cli", "report", str(scored), "--out", str(tmp_path / "r.html")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     page = (tmp_path / "r.html").read_text()
@@ -59,7 +59,7 @@ def test_report_numbers_match_the_parquet_parts(scored, tmp_path):
 
 
 def test_report_refuses_a_folder_without_parts(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "serving.cli", "report", str(tmp_path), "--out", str(tmp_path / "r.html")],
+    run = subprocess.run([sys.executable, "-m", "secnews.serving.cli", "report", str(tmp_path), "--out", str(tmp_path / "r.html")],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "no part-*.parquet files" in run.stderr
     assert not (tmp_path / "r.html").exists()

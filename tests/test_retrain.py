@@ -10,10 +10,10 @@ import time
 import pytest
 import torch
 
-from training import load
-from training.config import load_config
-from training.modeldir import read_manifest
-from training.train import train
+from secnews.training import load
+from secnews.training.config import load_config
+from secnews.training.modeldir import read_manifest
+from secnews.training.train import train
 
 from .conftest import ROOT, write_jsonl
 from .synthetic import NEW_ACTOR, OLD_ACTORS, config_yaml, reports
@@ -21,7 +21,7 @@ from .tiny_bert import make_tiny_bert
 
 
 def cli(env, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "serving.cli", *map(str, args)], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "secnews.serving.cli", *map(str, args)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -54,7 +54,7 @@ def tfidf_parent(data):
 
 
 def actors(model_dir, rows) -> list[str]:
-    return [a["actor"]["label"] for a in load(model_dir).predict([r["text"] for r in rows], evidence=False)]
+    return [a["actor"]["label"] for a in load(model_dir).answers([r["text"] for r in rows], evidence=False)]
 
 
 def test_child_learns_new_actor_keeps_old_classes_and_moves_latest(data, tfidf_parent, env, tmp_path):
@@ -130,6 +130,46 @@ def test_failed_retrain_changes_nothing(data, env, tmp_path):
     read_manifest(parent)  # every file still matches its hash
 
 
+def test_moved_model_directory_retrains_with_replay_data(data, tfidf_parent, env, tmp_path):
+    """A model directory holds no path of the machine that trained it except hints; copied
+    elsewhere (its data moved too), it retrains once told where the data is now."""
+    import shutil
+
+    for name in ("config.yaml", "manifest.json"):
+        doc = json.loads((tfidf_parent / name).read_text()) if name.endswith(".json") else \
+            __import__("yaml").safe_load((tfidf_parent / name).read_text())
+        found = []
+
+        def walk(node, where):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    walk(v, f"{where}.{k}")
+            elif isinstance(node, list):
+                for i, v in enumerate(node):
+                    walk(v, f"{where}[{i}]")
+            elif isinstance(node, str) and (str(data["dir"]) in node or str(ROOT) in node) \
+                    and "hint" not in where.rsplit(".", 1)[-1]:
+                found.append((where, node))
+        walk(doc, name)
+        assert found == [], found
+    moved, elsewhere = tmp_path / "elsewhere" / "m2", tmp_path / "data-now"
+    shutil.copytree(tfidf_parent, moved)
+    elsewhere.mkdir()
+    shutil.copy(data["old"], elsewhere / "renamed.jsonl")
+    data["old"].rename(data["old"].with_suffix(".away"))  # not at its recorded place any more
+    try:
+        without = cli(env, "retrain", "--from", moved, "--data", data["new"], "--out", tmp_path / "c0")
+        assert without.returncode == 2 and "--replay-data" in without.stderr and "old.jsonl" in without.stderr
+        assert not (tmp_path / "c0").exists()
+        run = cli(env, "retrain", "--from", moved, "--data", data["new"], "--out", tmp_path / "child",
+                  "--replay-data", elsewhere / "renamed.jsonl")
+    finally:
+        data["old"].with_suffix(".away").rename(data["old"])
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["promoted"] is True
+    assert NEW_ACTOR in load(tmp_path / "child").labels("actor")
+
+
 # ----------------------------------------------------------------------------- transformer
 
 @pytest.fixture(scope="module")
@@ -164,7 +204,7 @@ def test_transformer_heads_grow_with_old_rows_kept(bert_parent):
 
 
 def test_transformer_retrain_learns_new_actor(data, bert_parent, tmp_path):
-    from training.retrain import retrain
+    from secnews.training.retrain import retrain
 
     outcome = retrain(bert_parent, [str(data["new"])], tmp_path / "child", overrides=["train.epochs=15"],
                       log=lambda m: None)
@@ -179,7 +219,7 @@ def test_transformer_retrain_learns_new_actor(data, bert_parent, tmp_path):
 
 def test_killed_retrain_leaves_parent_and_latest(data, bert_parent, env, tmp_path):
     parent_tag = cli(env, "models", "import", bert_parent).stdout.strip()
-    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "retrain", "--from", "secnews:latest",
+    proc = subprocess.Popen([sys.executable, "-m", "secnews.serving.cli", "retrain", "--from", "secnews:latest",
                              "--data", str(data["new"]), "--out", str(tmp_path / "child"),
                              "--set", "train.epochs=500"],
                             env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
@@ -199,8 +239,8 @@ def test_killed_retrain_leaves_parent_and_latest(data, bert_parent, env, tmp_pat
 def test_replay_weight_repeats_only_replayed_training_rows():
     import pandas as pd
 
-    from training.config import ConfigError
-    from training.retrain import weigh_replay
+    from secnews.training.config import ConfigError
+    from secnews.training.retrain import weigh_replay
 
     df = pd.DataFrame({"origin": ["parent"] * 4 + ["new"] * 2, "fold": ["train", "train", "val", "test", "train", "test"]})
     out = weigh_replay(df, 2.5, seed=0)

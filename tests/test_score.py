@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from serving.score import score
-from training import load
+from secnews.serving.score import score
+from secnews.training import load
 
 from .conftest import ROOT, write_jsonl
 
@@ -65,7 +65,7 @@ def test_every_input_kind_and_bad_rows(smoke_model, tmp_path):
     assert {b["id"] for b in manifest["bad_rows"]} == {k for k, v in reasons.items() if v}
     # labels are the predictor's, for the text as read (title joined to the body)
     predictor = load(smoke_model)
-    expected = predictor.predict([texts[0], "T\n\n" + texts[3]], evidence=False)
+    expected = predictor.answers([texts[0], "T\n\n" + texts[3]], evidence=False)
     got = df.set_index("id")
     assert got.loc["j0", "event_type"] == expected[0]["event_type"]["label"]
     assert got.loc["b.jsonl.gz:0", "actor"] == expected[1]["actor"]["label"]
@@ -89,7 +89,7 @@ def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(smoke_model, tmp_
     ids = [f"r{i}" for i in range(4000)]
     src = write_jsonl(tmp_path / "big.jsonl", [{"id": i, "text": t} for i, t in zip(ids, synthetic(4000, seed=1))])
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "serving.cli", "score", str(src), "--model", str(smoke_model), "--out", str(out),
+    cmd = [sys.executable, "-m", "secnews.serving.cli", "score", str(src), "--model", str(smoke_model), "--out", str(out),
            "--batch-size", "1", "--chunk-size", "100"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from training import load
+from secnews.training import load
 
 from .conftest import ROOT
 
@@ -46,7 +46,7 @@ def _decode(raw: bytes):
 
 
 def secnews(env, *args):
-    return subprocess.run([sys.executable, "-m", "serving.cli", *map(str, args)], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "secnews.serving.cli", *map(str, args)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -55,7 +55,7 @@ def start_server(env: dict, model, log_path) -> tuple[subprocess.Popen, str, lis
     port = free_port()
     log = open(log_path, "a")
     # a model directory: `serve` finds the version imported before instead of adding another
-    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", str(model), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "secnews.serving.cli", "serve", str(model), "--port", str(port)],
                             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     polls, first_ready = [], None
@@ -159,7 +159,7 @@ def test_classify_returns_every_task_with_evidence_and_tag(server):
     status, body = call(server["url"], "/classify", {"articles": [{"id": "a1", "text": ARTICLE},
                                                                   {"title": "Sit-in", "text": "Nurses held a sit-in."}]})
     assert status == 200 and [r["id"] for r in body] == ["a1", None]
-    expected = load(server["model"]).predict([ARTICLE, "Sit-in\n\nNurses held a sit-in."])
+    expected = load(server["model"]).answers([ARTICLE, "Sit-in\n\nNurses held a sit-in."])
     for got, want in zip(body, expected):
         assert got["model"] == server["tag"]
         assert {k: v for k, v in got.items() if k not in ("id", "model")} == json.loads(json.dumps(want))

@@ -2,10 +2,10 @@
 ../shared/datasets is absent. No training here: that belongs to benchmarks."""
 import pytest
 
-from training.config import SplitConfig, load_config
-from training.data import read_data
-from training.split import assign_split
-from training.taxonomy import read_hierarchy
+from secnews.training.config import SplitConfig, load_config
+from secnews.training.data import read_data
+from secnews.training.split import assign_split
+from secnews.training.taxonomy import read_hierarchy
 
 from .conftest import CONFIGS, SHARED
 

@@ -4,7 +4,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from serving.score import score
+from secnews.serving.score import score
 
 from .conftest import write_jsonl
 from .test_score import read_parts, synthetic
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark need
 
 
 def test_spark_engine_equals_local_engine(smoke_model, tmp_path):
-    from serving.spark import score_spark
+    from secnews.serving.spark import score_spark
 
     texts = synthetic(300, seed=3)
     write_jsonl(tmp_path / "a.jsonl", [{"id": f"a{i}", "text": t} for i, t in enumerate(texts[:150])])

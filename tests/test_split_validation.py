@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.config import SplitConfig, TaskConfig
-from training.data import DataError
-from training.labels import LabelSpace, build_space
-from training.split import assign_split
-from training.validation import validate
+from secnews.training.config import SplitConfig, TaskConfig
+from secnews.training.data import DataError
+from secnews.training.labels import LabelSpace, build_space
+from secnews.training.split import assign_split
+from secnews.training.validation import validate
 
 
 def frame(texts, **cols):

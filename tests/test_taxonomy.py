@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from training.config import load_config
-from training.taxonomy import Taxonomy, TaxonomyError, read_hierarchy
+from secnews.training.config import load_config
+from secnews.training.taxonomy import Taxonomy, TaxonomyError, read_hierarchy
 
 from .conftest import CONFIGS
 

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from training.config import TrainConfig, TransformerConfig
-from training.labels import LabelSpace
-from training.losses import multitask_loss
-from training.trainer import _gold_batch, fit
-from training.transformer import TransformerBackend, build
+from secnews.training.config import TrainConfig, TransformerConfig
+from secnews.training.labels import LabelSpace
+from secnews.training.losses import multitask_loss
+from secnews.training.trainer import _gold_batch, fit
+from secnews.training.transformer import TransformerBackend, build
 
 from .tiny_bert import make_tiny_bert
 
@@ -116,7 +116,7 @@ def test_long_article_is_read_to_the_end(encoder):
     rows = ROWS + [(FILLER, "Armed clash", None, None), (FILLER, "Peaceful protest", None, None)] + [
         (r[0] + " " + FILLER, r[1], None, None) for r in ROWS if r[1] in HIER]
     backend = trained(encoder, rows=rows, epochs=60, max_length=32, stride=8)
-    from training.predictor import Predictor
+    from secnews.training.predictor import Predictor
 
     planted = "Rockets struck the army base at dawn."
     article = "\n\n".join([FILLER] * 140) + "\n\n" + planted  # ~3,000 words, the event in the last paragraph
@@ -124,7 +124,7 @@ def test_long_article_is_read_to_the_end(encoder):
     ids, owner = backend.windows([article])
     assert len(ids) > 100
     predictor = Predictor(backend, SPACES, {"name": "tiny"})
-    (answer,) = predictor.predict([article])
+    (answer,) = predictor.answers([article])
     assert answer["event_type"]["label"] == "Shelling/artillery/missile attack"
     assert answer["event_type"]["evidence"] == planted
     first_window_only = backend.predict_proba([backend.tokenizer.decode(ids[0], skip_special_tokens=True)])
@@ -132,7 +132,7 @@ def test_long_article_is_read_to_the_end(encoder):
 
 
 def test_default_encoder_config_and_bad_encoder(tmp_path):
-    from training.transformer import resolve_encoder
+    from secnews.training.transformer import resolve_encoder
 
     assert (resolve_encoder("default") + "/config.json") and "minilm" in resolve_encoder("default").lower()
     with pytest.raises(ValueError, match="cannot load it offline"):
@@ -142,10 +142,10 @@ def test_default_encoder_config_and_bad_encoder(tmp_path):
 def test_train_pipeline_writes_a_loadable_transformer_directory(tmp_path):
     import json
 
-    from training import load
-    from training.config import load_config
-    from training.modeldir import read_manifest
-    from training.train import train
+    from secnews.training import load
+    from secnews.training.config import load_config
+    from secnews.training.modeldir import read_manifest
+    from secnews.training.train import train
 
     from .conftest import CONFIGS, ROOT
 
@@ -162,14 +162,14 @@ def test_train_pipeline_writes_a_loadable_transformer_directory(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["training"]["steps"] > 0 and metrics["training"]["history"]
     predictor = load(out)
-    (answer,) = predictor.predict(["Rockets struck a base near the capital."])
+    (answer,) = predictor.answers(["Rockets struck a base near the capital."])
     assert set(answer) == {"event_type", "target", "actor", "relevance"} and answer["event_type"]["evidence"]
     for space in predictor.spaces.values():  # thresholds were chosen on validation
         assert 0.0 <= space.threshold <= 1.0
 
 
 def test_precision_auto_falls_back_to_fp32_without_bf16_units(overfit, monkeypatch):
-    import training.transformer as tr
+    import secnews.training.transformer as tr
 
     backend = overfit
     texts = ["rockets struck the base", "crowds marched peacefully"]

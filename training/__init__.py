@@ -1,4 +1,5 @@
-"""secnews training: data, validation, models, evaluation and the model directory."""
+"""secnews training (installed as secnews.training): data, validation, models, evaluation and
+the model directory."""
 from .modeldir import load
 
 __all__ = ["load"]

@@ -13,12 +13,13 @@ import numpy as np
 import scipy.sparse as sp
 import skops.io as sio
 from joblib import Parallel, delayed
-from tqdm import tqdm
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
+from tqdm import tqdm
 
 from .config import TfidfConfig
+from .errors import SecnewsError
 from .labels import LabelSpace
 
 WEIGHTS = "model.skops"
@@ -119,6 +120,9 @@ class TfidfModel:
                 self.heads[name][key] = head
         return self
 
+    def set_batch_size(self, windows: int) -> None:
+        """A TF-IDF model has no forward pass to batch: nothing to set."""
+
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Per task (n, n_labels): softmax-like rows for single-label, independent for multi."""
         X = self.features.transform(texts)
@@ -148,7 +152,7 @@ class TfidfModel:
         untrusted = sio.get_untrusted_types(file=path)
         refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
         if refused:
-            raise ValueError(f"{path}: refuses to load types outside scikit-learn/numpy/scipy: {refused}")
+            raise SecnewsError(f"{path}: refuses to load types outside scikit-learn/numpy/scipy: {refused}")
         state = sio.load(path, trusted=untrusted)
         model = cls(cfg, spaces)
         model.features = state["features"]

@@ -1,6 +1,8 @@
 """The model card: README.md of a model directory, rendered from its manifest and metrics."""
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def _table(per_label: dict) -> list[str]:
     rows = ["| label | precision | recall | F1 | support |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -15,7 +17,7 @@ def render_card(name: str, manifest: dict, metrics: dict, plots: list[str]) -> s
              f"A secnews **{manifest['kind']}** model: it labels security news with "
              + ", ".join(f"`{t['name']}`" for t in manifest["tasks"]) + ".", "",
              "## Training data", "",
-             f"- format: `{data['format']}`; files: " + ", ".join(f"`{f['path']}`" for f in data["files"]),
+             f"- format: `{data['format']}`; files: " + ", ".join(f"`{f.get('name') or Path(f['path']).name}`" for f in data["files"]),
              f"- split: `{metrics['split']['method']}` — {metrics['n_train']:,} training rows "
              f"({metrics['split']['n_val']:,} of them validation), {metrics['n_test']:,} test rows",
              "- validation findings: " + (", ".join(f"{f['check']} {f['count']:,}" for f in data["validation"]["findings"])

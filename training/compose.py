@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .errors import SecnewsError
 
 # how a wire story brings up an earlier incident
 CONNECTORS = ["Earlier this month, ", "Last week, ", "In a separate incident, ", "Days earlier, ",
@@ -40,15 +41,15 @@ def read_paragraphs(paths: list[str]) -> dict[str, list[str]]:
         path = Path(p)
         role = path.name.split("_")[0].split(".")[0]
         if role not in out:
-            raise ValueError(f"compose.paragraphs: {path.name}: the name must start with 'nonevent' or 'context'")
+            raise SecnewsError(f"compose.paragraphs: {path.name}: the name must start with 'nonevent' or 'context'")
         if not path.is_file():
-            raise ValueError(f"compose.paragraphs: {path} does not exist")
+            raise SecnewsError(f"compose.paragraphs: {path} does not exist")
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 try:
                     text = json.loads(line)["text"]
                 except (json.JSONDecodeError, KeyError, TypeError):
-                    raise ValueError(f"{path}: line {lineno}: expected a JSON object with a 'text' field") from None
+                    raise SecnewsError(f"{path}: line {lineno}: expected a JSON object with a 'text' field") from None
                 out[role].append(" ".join(str(text).split()))
     return out
 

@@ -16,14 +16,20 @@ from typing import Any, Literal
 
 import yaml
 
+from .errors import SecnewsError
 
-class ConfigError(ValueError):
+
+class ConfigError(SecnewsError):
     """A config file or override that does not match the schema."""
 
 
 @dataclass
 class DataConfig:
     paths: list[str] = field(default_factory=list)
+    # in a model directory's config: where its training data was read (a hint: `paths` is empty
+    # there, so the directory holds no path of the machine that trained it; `secnews evaluate`
+    # without --data tries the hints)
+    paths_hint: list[str] = field(default_factory=list)
     format: Literal["native", "acled", "gtd", "muc"] = "native"
     taxonomy: str = "taxonomy"  # folder of source mappings (YAML)
     max_rows: int | None = None  # deterministic subsample, for quick runs
@@ -411,12 +417,26 @@ def _check(cfg: Config) -> None:
             raise ConfigError(f"model.tfidf.{name}: expected [min, max] with 1 <= min <= max, found {rng}")
 
 
+# the configs that ship with secnews: the repository's configs/, installed as secnews/configs/
+PACKAGED = Path(__file__).resolve().parent.parent / "configs"
+
+
+def config_path(name: str | Path) -> Path:
+    """A config file, or the name of one that ships with secnews ("baseline" -> its baseline.yaml)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = sorted(p.stem for p in PACKAGED.glob("*.yaml") if p.stem != "serve")
+    if path.suffix == "" and len(path.parts) == 1 and name in shipped:
+        return PACKAGED / f"{name}.yaml"
+    raise ConfigError(f"config file {path} does not exist (configs that ship with secnews: {', '.join(shipped)})")
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None,
                 data_paths: list[str] | None = None, data_format: str | None = None) -> Config:
-    """Read a config file, apply `--set` overrides and CLI data options, validate."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+    """Read a config file (or a shipped config by name), apply `--set` overrides and CLI data
+    options, validate."""
+    path = config_path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:

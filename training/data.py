@@ -18,12 +18,13 @@ from typing import Any, Callable
 import pandas as pd
 
 from .config import DataConfig, TaskConfig, split_format
+from .errors import SecnewsError
 from .taxonomy import Taxonomy, TaxonomyError, clean_text
 
 BASE_COLUMNS = ["id", "text", "split_key", "date", "split"]
 
 
-class DataError(ValueError):
+class DataError(SecnewsError):
     """Input data that cannot be read as asked; the message names file, row/column, expectation."""
 
 
@@ -340,13 +341,16 @@ def read_data(cfg: DataConfig, tasks: list[TaskConfig], log: Callable[[str], Non
 
 
 def fingerprint(paths: list[str]) -> list[dict]:
-    """sha256, size and path of each input file: what the model was trained on."""
+    """sha256, size and name of each input file: what the model was trained on. Where it was
+    read from is a hint (`path_hint`): a model directory moves between machines, and
+    retraining finds the file again by its hash (`--replay-data`)."""
     out = []
     for fmt, path in expand_sources(paths, None):
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
-        out.append({"path": str(path.resolve()), "sha256": h.hexdigest(), "bytes": path.stat().st_size,
+        out.append({"name": path.name, "path_hint": str(path.resolve()), "sha256": h.hexdigest(),
+                    "bytes": path.stat().st_size,
                     **({"format": fmt} if fmt else {})})
     return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import TaskConfig
+from .errors import SecnewsError
 from .taxonomy import read_descriptions, read_hierarchy
 
 
@@ -113,7 +114,7 @@ def build_space(task: TaskConfig, train_values: list) -> LabelSpace:
         labels = list(task.labels)
         missing = [l for l in labels if parents and l not in parents]
         if missing:
-            raise ValueError(f"tasks.{task.name}: labels {missing} are not in the hierarchy {task.hierarchy}")
+            raise SecnewsError(f"tasks.{task.name}: labels {missing} are not in the hierarchy {task.hierarchy}")
         return LabelSpace(task.name, task.type, labels, {l: parents[l] for l in labels} if parents else {},
                           task.threshold, descriptions=descriptions)
     if task.labels == "hierarchy":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .errors import SecnewsError
 from .labels import LabelSpace
 from .spans import ACRONYM, Span
 from .taxonomy import ActorNormalizer, StateForces
@@ -75,7 +76,7 @@ def read_registry(path: Path | None = None) -> dict[str, list[str]]:
         return {}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict) or not isinstance(data.get("actors", {}), dict):
-        raise ValueError(f"{path}: expected a mapping 'actors: {{name: [aliases]}}'")
+        raise SecnewsError(f"{path}: expected a mapping 'actors: {{name: [aliases]}}'")
     return {str(k): [str(a) for a in (v or [])] for k, v in (data.get("actors") or {}).items()}
 
 
@@ -91,9 +92,9 @@ def add_to_registry(name: str, aliases: list[str], path: Path | None = None) -> 
     """Add (or extend) one actor in the registry; written to a temporary file, then renamed."""
     name = " ".join(name.split())
     if not name:
-        raise ValueError("actor name: empty")
+        raise SecnewsError("actor name: empty")
     if len(name) > 200:
-        raise ValueError(f"actor name: {len(name)} characters, at most 200")
+        raise SecnewsError(f"actor name: {len(name)} characters, at most 200")
     path = path or registry_path()
     actors = read_registry(path)
     merged = list(dict.fromkeys([*actors.get(name, []), *(" ".join(a.split()) for a in aliases if a.strip())]))

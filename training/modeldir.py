@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -18,11 +19,16 @@ from typing import Iterator
 
 import yaml
 
+from .errors import SecnewsError
+
 FORMAT_VERSION = 1
+# model kind -> (module, class) of its backend (predictor.Backend); imported on load only,
+# so a TF-IDF model never imports torch
+KINDS = {"tfidf": ("baseline", "TfidfModel"), "transformer": ("transformer", "TransformerBackend")}
 MANIFEST = "manifest.json"
 
 
-class ModelDirError(ValueError):
+class ModelDirError(SecnewsError):
     pass
 
 
@@ -89,6 +95,40 @@ def read_manifest(path: Path, verify: bool = True) -> dict:
     return manifest
 
 
+def bundle_config(cfg, folder: Path):
+    """The config as the model directory keeps it, self-contained: the taxonomy (and any
+    hierarchy or description file kept elsewhere) copied into `taxonomy/`, composition
+    paragraphs into `compose/`, every path relative to the directory; the training data's
+    paths only as `data.paths_hint`. The directory can then be copied to another machine."""
+    import copy
+
+    cfg = copy.deepcopy(cfg)
+    tax = Path(cfg.data.taxonomy)
+    (folder / "taxonomy").mkdir()
+    if tax.is_dir():
+        for f in sorted(tax.glob("*.yaml")):
+            shutil.copyfile(f, folder / "taxonomy" / f.name)
+
+    def inside(path: str | None) -> str | None:
+        if not path:
+            return path
+        target = folder / "taxonomy" / Path(path).name
+        if not target.exists():
+            shutil.copyfile(path, target)
+        return f"taxonomy/{Path(path).name}"
+
+    for task in cfg.tasks:
+        task.hierarchy, task.descriptions = inside(task.hierarchy), inside(task.descriptions)
+    if cfg.compose.paragraphs:
+        (folder / "compose").mkdir()
+        for p in cfg.compose.paragraphs:
+            shutil.copyfile(p, folder / "compose" / Path(p).name)
+        cfg.compose.paragraphs = [f"compose/{Path(p).name}" for p in cfg.compose.paragraphs]
+    cfg.data.taxonomy = "taxonomy"
+    cfg.data.paths_hint, cfg.data.paths = list(cfg.data.paths), []
+    return cfg
+
+
 def load(path: str | Path, verify: bool = True):
     """The one loader: a Predictor for any model kind."""
     from .config import config_from_dict
@@ -99,14 +139,9 @@ def load(path: str | Path, verify: bool = True):
     manifest = read_manifest(path, verify)
     cfg = config_from_dict(yaml.safe_load((path / "config.yaml").read_text()), base=path)
     spaces = {d["name"]: LabelSpace.from_dict(d) for d in manifest["tasks"]}
-    if manifest["kind"] == "tfidf":
-        from .baseline import TfidfModel
-
-        backend = TfidfModel.load(path, cfg.model.tfidf, spaces)
-    elif manifest["kind"] == "transformer":
-        from .transformer import TransformerBackend
-
-        backend = TransformerBackend.load(path, cfg.model.transformer, spaces)
-    else:
-        raise ModelDirError(f"{path}: unknown model kind {manifest['kind']!r}")
+    if manifest["kind"] not in KINDS:
+        raise ModelDirError(f"{path}: unknown model kind {manifest['kind']!r}; this secnews reads {', '.join(KINDS)}")
+    module, name = KINDS[manifest["kind"]]
+    backend_class = getattr(importlib.import_module(f".{module}", __package__), name)
+    backend = backend_class.load(path, getattr(cfg.model, manifest["kind"]), spaces)
     return Predictor(backend, spaces, manifest, top_k=cfg.eval.top_k, config=cfg, path=path)

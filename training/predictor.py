@@ -1,18 +1,32 @@
-"""What every consumer of a model gets from `load(path)`: `predict(texts)` -> one dict per
-text with each task's answer, its score, the top-k, an `uncertain` flag and evidence."""
+"""The model object `secnews.load(path)` returns: callable on one article, `predict(texts)`
+-> one typed answer per text (training/answers.py: each task's label, score, top-k,
+`uncertain` flag and evidence), `answers(texts)` the same as plain JSON-ready dicts (what the
+service and the benchmarks format), `predict_proba(texts)`, `.tasks`, `.labels(task)`,
+`.metadata`."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from .answers import ArticleAnswer
+from .errors import SecnewsError
 from .labels import LabelSpace
 from .linking import ActorLinker
 from .sentences import sentences
 
 
 class Backend(Protocol):
+    """What a model kind implements (baseline.TfidfModel, transformer.TransformerBackend);
+    modeldir.KINDS names them."""
+
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]: ...
+
+    def save(self, folder: Path) -> None: ...
+
+    def set_batch_size(self, windows: int) -> None: ...
 
 
 class Predictor:
@@ -27,8 +41,41 @@ class Predictor:
     def tasks(self) -> list[str]:
         return list(self.spaces)
 
+    def labels(self, task: str) -> list[str]:
+        if task not in self.spaces:
+            raise SecnewsError(f"{task!r} is not a task of this model; tasks: {', '.join(self.spaces)}")
+        return list(self.spaces[task].labels)
+
+    @property
+    def metadata(self) -> dict:
+        """Name, kind, creation time, tasks and their labels, test macro-F1 and library versions."""
+        m = self.manifest
+        out = {"name": m.get("name"), "kind": m.get("kind"), "created": m.get("created"), "parent": m.get("parent"),
+               "tasks": {n: {"type": s.type, "labels": s.labels, **({"parents": s.coarse} if s.parents else {})}
+                         for n, s in self.spaces.items()},
+               "versions": m.get("versions", {})}
+        metrics = Path(self.path) / "metrics.json" if self.path else None
+        if metrics is not None and metrics.is_file():
+            tasks = json.loads(metrics.read_text())["tasks"]
+            out["macro_f1"] = {t: v.get("macro_f1") for t, v in tasks.items()}
+        return out
+
+    def __call__(self, text: str) -> ArticleAnswer:
+        if not isinstance(text, str):
+            raise SecnewsError(f"expected one article as a string, found {type(text).__name__}; "
+                               "predict([...]) takes a list")
+        return self.predict([text])[0]
+
+    def predict(self, texts: list[str], evidence: bool = True) -> list[ArticleAnswer]:
+        """One typed answer per text."""
+        return [ArticleAnswer(**a) for a in self.answers(texts, evidence)]
+
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         return self.backend.predict_proba(list(texts))
+
+    def set_batch_size(self, windows: int) -> None:
+        """Token windows per forward pass (a transformer's; a TF-IDF model has none)."""
+        self.backend.set_batch_size(windows)
 
     def read(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[dict] | None]:
         """Probabilities of a batch and, for a model with an actor span head, what decided each
@@ -65,7 +112,10 @@ class Predictor:
             out[name] = d
         return out
 
-    def predict(self, texts: list[str], evidence: bool = True) -> list[dict]:
+    def answers(self, texts: list[str], evidence: bool = True) -> list[dict]:
+        """`predict`'s answers as plain dicts (JSON-ready)."""
+        if isinstance(texts, str):
+            raise SecnewsError("expected a list of articles, found one string; call the model on it instead")
         texts = list(texts)
         if not texts:
             return []

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .config import Config, config_from_dict, load_config
 from .data import fingerprint, read_data
+from .errors import SecnewsError
 from .evaluate import compute_metrics, summary_lines
 from .labels import LabelSpace, build_space
 from .modeldir import load, sha256
@@ -38,7 +39,7 @@ from .validation import validate
 Log = Callable[[str], None]
 
 
-class RetrainError(ValueError):
+class RetrainError(SecnewsError):
     pass
 
 
@@ -61,21 +62,36 @@ def parent_sources(manifest: dict) -> list[dict]:
     return [{"format": data["format"], "max_rows": None, "files": data["files"]}]  # models from before sources
 
 
-def check_unchanged(source: dict) -> None:
-    for f in source["files"]:
-        path = Path(f["path"])
-        fix = ("restore it, or retrain without replay (--set retrain.replay_fraction=0), "
-               "accepting that old classes may be forgotten")
-        if not path.is_file():
-            raise RetrainError(f"the parent's training file {path} is missing (recorded with sha256 "
-                               f"{f['sha256'][:12]}…); {fix}")
-        if sha256(path) != f["sha256"]:
-            raise RetrainError(f"the parent's training file {path} changed since the parent was trained "
-                               f"(sha256 {f['sha256'][:12]}… expected, {sha256(path)[:12]}… found); {fix}")
+def replay_files(paths: list[str]) -> dict[str, Path]:
+    """The files given with --replay-data, by sha256: where the parent's training data is on
+    this machine (a model directory records its data by hash, the path only as a hint)."""
+    return {f["sha256"]: Path(f["path_hint"]) for f in fingerprint(paths)} if paths else {}
+
+
+def locate(record: dict, parent_path: Path, replay: dict[str, Path]) -> Path:
+    """Where a file the parent was trained on is now: kept inside the parent directory
+    (`bundled`, e.g. its feedback rows), given with --replay-data, or still at its recorded
+    place, unchanged."""
+    if record.get("bundled"):
+        return parent_path / record["bundled"]
+    if record["sha256"] in replay:
+        return replay[record["sha256"]]
+    hint = Path(record.get("path_hint") or record.get("path") or "")  # "path": model directories before hints
+    name = record.get("name") or hint.name
+    fix = ("pass it with --replay-data FILE (found by its sha256, whatever its path), or retrain without "
+           "replay (--set retrain.replay_fraction=0), accepting that old classes may be forgotten")
+    if not hint.is_file():
+        raise RetrainError(f"the parent's training file {name} (sha256 {record['sha256'][:12]}…) is not at its "
+                           f"recorded place {hint}; {fix}")
+    if sha256(hint) != record["sha256"]:
+        raise RetrainError(f"the parent's training file {hint} changed since the parent was trained "
+                           f"(sha256 {record['sha256'][:12]}… expected, {sha256(hint)[:12]}… found); {fix}")
+    return hint
 
 
 def read_source(cfg: Config, source: dict, origin: str, log: Log) -> pd.DataFrame:
-    paths = [f"{f['format']}:{f['path']}" if f.get("format") else f["path"] for f in source["files"]]
+    """The rows of one source; its file records carry `located` (where they are now)."""
+    paths = [f"{f['format']}:{f['located']}" if f.get("format") else str(f["located"]) for f in source["files"]]
     dc = dataclasses.replace(cfg.data, paths=paths, format=source["format"],
                              max_rows=source.get("max_rows"))
     df = read_data(dc, cfg.tasks, log)
@@ -103,25 +119,27 @@ def extend_spaces(cfg: Config, parent: dict[str, LabelSpace], new_rows: pd.DataF
     return spaces
 
 
-def gather(cfg: Config, parent_manifest: dict, new_paths: list[str], new_format: str,
-           feedback: Path | None, log: Log) -> tuple[pd.DataFrame, dict[str, list[dict]]]:
+def gather(cfg: Config, parent_path: Path, parent_manifest: dict, new_paths: list[str], new_format: str,
+           feedback: Path | None, replay: dict[str, Path], log: Log) -> tuple[pd.DataFrame, dict[str, list[dict]]]:
     """The parent's rows (replayed, and its test split for the comparison), the new rows and
-    the feedback rows, each with its origin and fold; and the source records read, by origin."""
+    the feedback rows, each with its origin and fold; and the source records read, by origin
+    (each file record with `located`: where it was read now)."""
     sources: dict[str, list[dict]] = {"parent": [], "new": [], "feedback": []}
     for source in parent_sources(parent_manifest):
         try:
-            check_unchanged(source)
+            files = [{**f, "located": locate(f, parent_path, replay)} for f in source["files"]]
         except RetrainError as e:
             if cfg.retrain.replay_fraction > 0:
                 raise
             log(f"warning: {e} — no comparison on the parent's test split is possible")
             continue
-        sources["parent"].append(source)
+        sources["parent"].append({**source, "files": files})
+    here = lambda records: [{**f, "located": Path(f["path_hint"])} for f in records]
     if new_paths:
-        sources["new"].append({"format": new_format, "max_rows": None, "files": fingerprint(new_paths)})
+        sources["new"].append({"format": new_format, "max_rows": None, "files": here(fingerprint(new_paths))})
     if feedback is not None:
         sources["feedback"].append({"format": "native", "max_rows": None, "fold": "train",
-                                    "files": fingerprint([str(feedback)])})
+                                    "files": here(fingerprint([str(feedback)]))})
     df = pd.concat([read_source(cfg, s, origin, log) for origin, group in sources.items() for s in group],
                    ignore_index=True)
     fold = assign_split(df, cfg.split)
@@ -251,8 +269,13 @@ def child_config(parent_path: Path, config: str | None, overrides: list[str]) ->
 
 
 def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: str = "native",
-            feedback: Path | None = None, config: str | None = None, overrides: list[str] | None = None,
-            force: bool = False, parent_ref: str | None = None, log: Log = print) -> Outcome:
+            feedback: Path | None = None, replay_data: list[str] | None = None, config: str | None = None,
+            overrides: list[str] | None = None, force: bool = False, parent_ref: str | None = None,
+            log: Log = print) -> Outcome:
+    """A child of the model in `parent_path`, trained on the new files (and `feedback`) with the
+    parent's data replayed; `replay_data`: files where the parent's data is on this machine
+    (matched by sha256). Returns the child's folder and the comparison; storing and promoting
+    it is the caller's (serving/api.py)."""
     t0 = time.perf_counter()
     parent_path = Path(parent_path)
     if Path(out).exists():
@@ -265,7 +288,8 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
     if cfg.model.kind != manifest["kind"]:
         raise RetrainError(f"the parent is a {manifest['kind']} model but the config asks for {cfg.model.kind}; "
                            f"a retrain keeps the model kind")
-    df, read = gather(cfg, manifest, new_paths, new_format, feedback, log)
+    df, read = gather(cfg, parent_path, manifest, new_paths, new_format, feedback,
+                      replay_files(replay_data or []), log)
     spaces = extend_spaces(cfg, parent.spaces, df[(df["origin"] != "parent") & (df["fold"] != "test")], log)
     df, report = validate(df, cfg.tasks, spaces)
     log(report.format())
@@ -279,7 +303,7 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
         # a second copy (its files were verified just above): `parent` must stay the parent for the comparison
         start = load(parent_path, verify=False).backend
         start.extend(spaces)
-        start.cfg = cfg.model.transformer
+        start.reconfigure(cfg.model.transformer)
     model, info = fit_model(cfg, df, spaces, log, start=start)
     fit_seconds = time.perf_counter() - t0
 
@@ -301,27 +325,38 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
                                                           compute_metrics(spaces, split_gold,
                                                                           {t: p[at] for t, p in proba.items()}),
                                                           new_labels)}
-    comparison = {"parent": parent_ref or str(parent_path), "child": Path(out).name, "new_labels": new_labels,
+    comparison = {"parent": parent_ref if parent_ref and not Path(parent_ref).is_absolute() else manifest.get("name"),
+                  "child": Path(out).name, "new_labels": new_labels,
                   "splits": splits, "promotion": verdict(splits, cfg.retrain.tolerance, force)}
     log(f"promotion: {'yes' if comparison['promotion']['promote'] else 'no'} — {comparison['promotion']['reason']}")
 
     # what the child was trained on, for its own retrain to replay (not the parent's data
-    # when it was read only for the comparison)
-    sources = (read["parent"] if cfg.retrain.replay_fraction > 0 else []) + read["new"]
+    # when it was read only for the comparison); files kept inside a model directory (the
+    # analysts' corrections) travel inside the child too
+    extra = {"comparison.json": json.dumps(comparison, indent=2, ensure_ascii=False),
+             "comparison.md": render_comparison(comparison)}
+    sources = []
+    for source in (read["parent"] if cfg.retrain.replay_fraction > 0 else []) + read["new"] + read["feedback"]:
+        files = []
+        for f in source["files"]:
+            f = {k: v for k, v in f.items() if k != "located"}
+            if f.get("bundled") or source.get("fold") == "train":  # feedback rows
+                f.pop("path_hint", None)
+                f["bundled"] = f"feedback-{f['sha256'][:12]}.jsonl"
+                extra[f["bundled"]] = Path(next(g["located"] for g in source["files"]
+                                                if g["sha256"] == f["sha256"])).read_text()
+            files.append(f)
+        sources.append({**source, "files": files})
     metrics = {"tasks": tasks,
                "split": {"method": cfg.split.method, "n_train": int((df["fold"] == "train").sum()),
                          "n_val": int((df["fold"] == "val").sum()), "n_test": len(test_rows),
-                         "data": [f["path"] for s in sources for f in s["files"]],
+                         "data": [f.get("name") or f.get("bundled") for s in sources for f in s["files"]],
                          "format": "mixed"},
                "n_train": info["n_fit"], "n_test": len(test_rows), "train_seconds": round(fit_seconds, 1),
                **({"training": info["training"]} if "training" in info else {})}
-    extra = {"comparison.json": json.dumps(comparison, indent=2, ensure_ascii=False),
-             "comparison.md": render_comparison(comparison)}
-    for source in read["feedback"]:  # kept with the model, so that its own retrain can replay it
-        extra["feedback.jsonl"] = Path(feedback).read_text()
-        sources.append({**source, "files": [{**source["files"][0], "path": str(Path(out).resolve() / "feedback.jsonl")}]})
     child_manifest = {
-        "parent": parent_ref or str(parent_path.resolve()),
+        "parent": parent_ref if parent_ref and not Path(parent_ref).is_absolute() else manifest.get("name"),
+        "parent_path_hint": str(parent_path.resolve()),
         "parent_manifest_sha256": sha256(parent_path / "manifest.json"),
         "data": {"format": "mixed", "files": [f for s in sources for f in s["files"]], "sources": sources,
                  "n_rows": report.n_rows, "validation": report.to_dict()},

@@ -10,8 +10,10 @@ from typing import Any
 
 import yaml
 
+from .errors import SecnewsError
 
-class TaxonomyError(ValueError):
+
+class TaxonomyError(SecnewsError):
     pass
 
 

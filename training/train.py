@@ -1,6 +1,7 @@
 """Training, top to bottom: read -> split -> label spaces -> validate -> fit -> evaluate -> write."""
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass
@@ -14,13 +15,21 @@ from .baseline import TfidfModel
 from .card import render_card
 from .config import Config, dump_config, resolve_data_path
 from .data import fingerprint, read_data
-from .evaluate import answer_confidence, choose_cutoffs, choose_threshold, compute_metrics, summary_lines, write_plots
+from .errors import SecnewsError
+from .evaluate import (
+    answer_confidence,
+    choose_cutoffs,
+    choose_threshold,
+    compute_metrics,
+    summary_lines,
+    write_plots,
+)
 from .labels import LabelSpace, build_space
 from .linking import read_registry, with_registry
-from .modeldir import library_versions, staging, write_manifest
+from .modeldir import bundle_config, library_versions, staging, write_manifest
 from .spans import NOT_A_NAME, row_mentions
-from .surrogates import disguise
 from .split import assign_split
+from .surrogates import disguise
 from .taxonomy import Taxonomy
 from .validation import Report, validate
 
@@ -215,15 +224,10 @@ def write_model(out: Path, cfg: Config, model, spaces: dict[str, LabelSpace], me
     """The model directory, all or nothing: weights, config, metrics, card, plots, manifest last."""
     with staging(out) as tmp:
         model.save(tmp)
-        (tmp / "config.yaml").write_text(dump_config(cfg))
+        (tmp / "config.yaml").write_text(dump_config(bundle_config(cfg, tmp)))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
-        if cfg.model.kind == "transformer" and cfg.model.transformer.span_task:
-            # the tables the span head's names are linked with travel with the model
-            for table in ("actors.yaml", "states.yaml"):
-                if (Path(cfg.data.taxonomy) / table).is_file():
-                    (tmp / table).write_text((Path(cfg.data.taxonomy) / table).read_text(encoding="utf-8"))
         plots = write_plots(tmp, spaces, gold, proba, metrics["tasks"]) if cfg.eval.plots and proba is not None else []
         manifest = {"kind": cfg.model.kind, "name": out.name, "parent": None, **manifest,
                     "tasks": [s.to_dict() for s in spaces.values()]}
@@ -238,20 +242,20 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
     df, spaces = prep.df, prep.spaces
     test_rows = df[df["fold"] == "test"]
     if (df["fold"] != "test").sum() == 0:
-        raise ValueError("no training rows left after validation; see the findings above")
+        raise SecnewsError("no training rows left after validation; see the findings above")
     model, info = fit_model(cfg, df, spaces, log)
     fit_seconds = time.perf_counter() - t0
     log(f"evaluating on {len(test_rows):,} test rows")
+    source = source_record(cfg)
     gold, proba, tasks = score_split(model, cfg, spaces, test_rows)
     metrics = {"tasks": tasks,
                "split": {"method": cfg.split.method, "n_train": int((df["fold"] == "train").sum()),
                          "n_val": int((df["fold"] == "val").sum()), "n_test": len(test_rows),
-                         "data": cfg.data.paths, "format": cfg.data.format},
+                         "data": [f["name"] for f in source["files"]], "format": cfg.data.format},
                "n_train": info["n_fit"], "n_test": len(test_rows),
                "train_seconds": round(fit_seconds, 1), **({"training": info["training"]} if "training" in info else {})}
     for line in summary_lines(tasks):
         log(line)
-    source = source_record(cfg)
     manifest = {"data": {"format": cfg.data.format, "files": source["files"], "sources": [source],
                          "n_rows": prep.report.n_rows, "validation": prep.report.to_dict()}}
     write_model(out, cfg, model, spaces, metrics, manifest, gold, proba)
@@ -265,16 +269,18 @@ def evaluate(model_path: Path, data: list[str] | None, data_format: str | None, 
     from .modeldir import load
 
     predictor = load(model_path)
-    cfg = predictor.config
+    cfg = copy.deepcopy(predictor.config)  # the data to read; the model keeps its own
     if data:
         cfg.data.paths = [resolve_data_path(p, Path.cwd()) for p in data]
+    elif not cfg.data.paths:  # a model directory keeps its training data's paths as hints only
+        cfg.data.paths = cfg.data.paths_hint
     if data_format:
         cfg.data.format = data_format
     cfg.data.max_rows = None
     prep = prepare(cfg, log, spaces=predictor.spaces)
     rows = prep.df if split == "all" else prep.df[prep.df["fold"] == "test"]
     if rows.empty:
-        raise ValueError(f"no rows in split {split!r} of {cfg.data.paths}")
+        raise SecnewsError(f"no rows in split {split!r} of {cfg.data.paths}")
     log(f"evaluating {model_path} on {len(rows):,} rows ({split})")
     proba = predictor.predict_proba(rows["text"].tolist())
     tasks = compute_metrics(predictor.spaces, encode(rows, cfg, predictor.spaces), proba)

