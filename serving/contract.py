@@ -45,7 +45,7 @@ RECENT = {
         "503": {"description": "the model is still loading", "content": {"application/json": {"schema": ERROR}}}}}
 
 
-def _header(scope, name: bytes) -> str:
+def header(scope, name: bytes) -> str:
     for key, value in scope.get("headers") or []:
         if key.lower() == name:
             return value.decode("latin-1")
@@ -68,7 +68,7 @@ class Contract:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope.get("path", ""), scope.get("method", "")
-        if method == "POST" and path in self.routes and not is_json(_header(scope, b"content-type")):
+        if method == "POST" and path in self.routes and not is_json(header(scope, b"content-type")):
             return await self._unsupported(scope, send)
         if method == "GET" and path == "/docs.json":
             return await self._docs(scope, receive, send)
@@ -77,7 +77,7 @@ class Contract:
         return await self.app(scope, receive, send)
 
     async def _unsupported(self, scope, send) -> None:
-        got = _header(scope, b"content-type") or "none"
+        got = header(scope, b"content-type") or "none"
         body = json.dumps({"error": f"Content-Type {got!r} is not accepted: send the request body as JSON "
                                     "with Content-Type: application/json",
                            "detail": [{"type": "unsupported_media_type", "loc": ["header", "content-type"],
@@ -158,6 +158,7 @@ def correct_spec(spec: dict, tasks: list[dict] | None = None, max_label_chars: i
         text["pattern"] = VISIBLE  # not only spaces: the server says "text is blank"
     schemas["UnsupportedMediaType"] = {**ERROR, "title": "UnsupportedMediaType",
                                        "description": "Unsupported Media Type: the body must be JSON"}
+    schemas["Overloaded"] = {**ERROR, "title": "Overloaded", "description": "Service Unavailable: at capacity"}
     for path in API_ROUTES:
         op = (spec.get("paths", {}).get(path) or {}).get("post")
         if op is None:
@@ -172,6 +173,10 @@ def correct_spec(spec: dict, tasks: list[dict] | None = None, max_label_chars: i
         op.setdefault("responses", {})["415"] = {
             "description": "Unsupported Media Type",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UnsupportedMediaType"}}}}
+        op["responses"]["503"] = {
+            "description": "at capacity (serving/overload.py): retry after the seconds in Retry-After",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Overloaded"}}}}
     spec.setdefault("paths", {}).setdefault("/feedback", {})["get"] = RECENT
     op = (spec.get("paths", {}).get("/feedback") or {}).get("post") or {}
     inline = (((op.get("requestBody") or {}).get("content") or {}).get("application/json") or {}).get("schema")

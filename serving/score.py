@@ -9,6 +9,8 @@ archive's size. Each chunk is sorted by length so batches carry little padding.
 """
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import queue
@@ -123,15 +125,33 @@ def _span_columns(cols: dict, name: str, idx: np.ndarray, named: list, n: int, m
     cols[f"{name}_span_end"] = pa.array(end, pa.int64())
 
 
+@contextlib.contextmanager
+def writing(out: Path, what: str):
+    """A full disk, a read-only or unwritable --out: one line that says so and how to go on
+    (parts are renamed into place only when whole, so `--resume` loses nothing)."""
+    try:
+        yield
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise SecnewsError(f"{out}: cannot write {what}: {reason}. Free space or fix the folder's permissions, "
+                           "then run the same command with --resume: the parts already written are kept") from None
+
+
 def _write_part(out: Path, k: int, table: pa.Table) -> None:
     tmp = out / f".{part_name(k)}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, out / part_name(k))
+    with writing(out, part_name(k)):
+        try:
+            pq.write_table(table, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written part must not fill what space is left
+            raise
+        os.replace(tmp, out / part_name(k))
 
 
 def _start_job(out: Path, job: dict, resume: bool) -> set[int]:
     """Create or check the job folder; return the chunks already written."""
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out, "the job folder"):
+        out.mkdir(parents=True, exist_ok=True)
     for tmp in out.glob(".part-*.tmp"):  # a part cut short by a crash
         tmp.unlink()
     done = {int(p.name[5:11]) for p in out.glob("part-*.parquet")}
@@ -147,8 +167,9 @@ def _start_job(out: Path, job: dict, resume: bool) -> set[int]:
         raise SecnewsError(f"{out} holds parts but no {JOB}; choose an empty --out")
     else:
         tmp = out / f".{JOB}.tmp"
-        tmp.write_text(json.dumps(job, indent=2))
-        os.replace(tmp, out / JOB)
+        with writing(out, JOB):
+            tmp.write_text(json.dumps(job, indent=2))
+            os.replace(tmp, out / JOB)
     return done
 
 
@@ -172,22 +193,43 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
     todo: queue.Queue = queue.Queue(maxsize=2)
     written: queue.Queue = queue.Queue(maxsize=2)
     errors: list[BaseException] = []
+    stop = threading.Event()  # set on the first error: every thread winds down, none waits forever
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def reader() -> None:
         try:
             for k, chunk in chunks(iter_records(inputs), chunk_size):
-                todo.put((k, chunk))
+                if not put(todo, (k, chunk)):
+                    return
         except BaseException as e:  # surfaced in the main thread
             errors.append(e)
+            stop.set()
         finally:
-            todo.put(_DONE)
+            put(todo, _DONE)
 
     def writer() -> None:
         try:
-            while (item := written.get()) is not _DONE:
+            while True:
+                try:
+                    item = written.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():
+                        return
+                    continue
+                if item is _DONE:
+                    return
                 _write_part(out, *item)
         except BaseException as e:
             errors.append(e)
+            stop.set()
 
     threads = [threading.Thread(target=reader, daemon=True), threading.Thread(target=writer, daemon=True)]
     for t in threads:
@@ -195,23 +237,34 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
     start = time.perf_counter()
     n_scored = n_bad = n_skipped = 0
     bar = tqdm(total=total, unit="art", desc="scoring", mininterval=1, smoothing=0.1)
-    while (item := todo.get()) is not _DONE:
-        k, chunk = item
-        if k in done:
-            n_skipped += len(chunk)
+    try:
+        while not stop.is_set():
+            try:
+                item = todo.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                break
+            k, chunk = item
+            if k in done:
+                n_skipped += len(chunk)
+                bar.update(len(chunk))
+                continue
+            idx, proba, decided, named = predict_chunk(predictor, chunk)
+            if not put(written, (k, rows_of(chunk, idx, proba, decided, predictor.spaces, tag, named,
+                                            predictor.span_task))):
+                break
+            n_scored += len(idx)
+            n_bad += len(chunk) - len(idx)
             bar.update(len(chunk))
-            continue
-        idx, proba, decided, named = predict_chunk(predictor, chunk)
-        written.put((k, rows_of(chunk, idx, proba, decided, predictor.spaces, tag, named, predictor.span_task)))
-        n_scored += len(idx)
-        n_bad += len(chunk) - len(idx)
-        bar.update(len(chunk))
-        bar.set_postfix(bad=n_bad)
-        if errors:
-            break
-    written.put(_DONE)
-    for t in threads:
-        t.join()
+            bar.set_postfix(bad=n_bad)
+        put(written, _DONE)
+    except BaseException:
+        stop.set()  # the scoring itself failed: the reader and the writer stop too
+        raise
+    finally:
+        for t in threads:
+            t.join()
     bar.close()
     if errors:
         raise errors[0]
@@ -244,6 +297,7 @@ def _manifest(out: Path, job: dict, seconds: float, n_scored: int | None, n_skip
                 "articles_per_second_this_run": round(n_scored / max(seconds, 1e-9), 1),
                 "bad_rows": bad_rows, "bad_rows_listed": len(bad_rows)}
     tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, out / MANIFEST)
+    with writing(out, MANIFEST):
+        tmp.write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp, out / MANIFEST)
     return manifest

@@ -16,6 +16,7 @@ from bentoml.exceptions import InvalidArgument, NotFound  # noqa: E402
 from secnews.serving.contract import Contract  # noqa: E402
 from secnews.serving.feedback import FeedbackStore  # noqa: E402
 from secnews.serving.lifeline import follow_parent  # noqa: E402
+from secnews.serving.overload import Shed  # noqa: E402
 from secnews.serving.pages import Pages  # noqa: E402
 from secnews.serving.schemas import (  # noqa: E402
     LIMITS,
@@ -134,3 +135,5 @@ class SecNews:
 SecNews.add_asgi_middleware(Contract, tasks=lambda: _metadata.get("tasks"), max_label_chars=LIMITS.max_id_chars)
 # the analyst's page at /, BentoML's OpenAPI page at /docs, GET /feedback?limit=N
 SecNews.add_asgi_middleware(Pages, recent=recent_feedback)
+# more work than the service can finish in time: 503 + Retry-After at the door
+SecNews.add_asgi_middleware(Shed, max_in_flight=LIMITS.max_in_flight, max_in_flight_bytes=LIMITS.max_in_flight_bytes)

@@ -20,6 +20,9 @@ class ServeConfig:
     max_batch_size: int = 8
     max_latency_ms: int = 2_000
     timeout_s: int = 120
+    # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
+    max_in_flight: int = 64
+    max_in_flight_bytes: int = 4_000_000
     # analysts' corrections (POST /feedback); SECNEWS_FEEDBACK_DB overrides the path
     feedback_db: str = "~/.secnews/feedback.sqlite3"
     keep_classified: int = 100_000  # recent articles a correction may name by id

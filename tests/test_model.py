@@ -197,3 +197,31 @@ def test_python_api_answers_typed(smoke_model, tmp_path):
         model.predict(text)
     with pytest.raises(secnews.SecnewsError, match="no such model directory"):
         secnews.load(tmp_path / "missing")
+
+
+def test_killed_training_leaves_no_model_directory(tmp_path):
+    """`secnews train` SIGKILLed while it writes the model: no directory at --out, and the next
+    run writes it whole (removing what the killed one left)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import CONFIGS, ROOT
+
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "secnews.serving.cli", "train", str(CONFIGS / "smoke.yaml"), "--out", str(out),
+           "--set", "eval.plots=true"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list(tmp_path.glob(".m.tmp-*")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "training ended before it started writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() and list(tmp_path.glob(".m.tmp-*"))  # killed mid-write: only the hidden staging folder
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    read_manifest(out)
+    assert not list(tmp_path.glob(".m.tmp-*"))

@@ -106,3 +106,41 @@ def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(smoke_model, tmp_
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["rows"] == 4000 and manifest["counts"]["skipped_as_done"] == written * 100
     assert not list(out.glob(".part-*"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs (needs root with mount rights; skipped where the sandbox has none)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a size-limited tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_full_or_read_only_disk_is_one_line_and_resume_completes(smoke_model, tmp_path, small_disk):
+    ids = [f"d{i}" for i in range(3000)]
+    src = write_jsonl(tmp_path / "archive.jsonl", [{"id": i, "text": t} for i, t in zip(ids, synthetic(3000, seed=2))])
+    out = small_disk / "out"
+    cmd = [sys.executable, "-m", "secnews.serving.cli", "score", str(src), "--model", str(smoke_model), "--out", str(out),
+           "--chunk-size", "100"]
+    full = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert full.returncode == 2, full.stderr[-2000:]
+    last = full.stderr.strip().splitlines()[-1]
+    assert last.startswith("secnews score: error: ") and "No space left on device" in last and "--resume" in last
+    assert "Traceback" not in full.stderr and not list(out.glob(".part-*"))  # no half-written part left
+    kept = len(list(out.glob("part-*.parquet")))
+    assert 0 < kept < 30
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)  # space freed
+    done = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(read_parts(out)["id"]) == sorted(ids)  # nothing lost, nothing twice
+
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    ro = subprocess.run(cmd[:-4] + ["--out", str(small_disk / "other")], cwd=ROOT, capture_output=True, text=True,
+                        timeout=300)
+    assert ro.returncode == 2 and "Read-only file system" in ro.stderr.strip().splitlines()[-1], ro.stderr[-2000:]
+    assert "Traceback" not in ro.stderr

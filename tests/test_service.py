@@ -116,9 +116,9 @@ def stop_server(proc, sig=signal.SIGTERM) -> None:
 
 
 @contextlib.contextmanager
-def running_server(model, home):
+def running_server(model, home, extra_env: dict | None = None):
     """`secnews serve MODEL` for the length of a with-block: {url, proc, env, db}."""
-    env = service_env(home)
+    env = {**service_env(home), **(extra_env or {})}
     proc, url, _, first = start_server(env, model, home / "serve.log")
     assert first == 200
     try:
@@ -250,3 +250,35 @@ def test_a_killed_server_leaves_no_worker_serving_and_a_busy_port_is_named(smoke
     assert not alive, f"workers outlived the killed server: {alive}"
     with socket.socket() as s:  # nothing answers on the port any more
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def post_with_headers(url: str, body: dict):
+    req = urllib.request.Request(url + "/classify", data=json.dumps(body).encode(),
+                                 headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read()), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), dict(e.headers)
+
+
+def test_overload_is_refused_at_the_door_with_retry_after(smoke_model, tmp_path):
+    """More concurrent work than the limits allow: the excess gets 503 + Retry-After at once
+    (not a timeout), the admitted requests are answered, health checks answer throughout."""
+    (tmp_path / "home").mkdir()
+    limits = tmp_path / "serve.yaml"
+    limits.write_text("max_in_flight: 2\n")
+    heavy = {"articles": [{"text": ARTICLE * 200} for _ in range(16)]}  # 16 articles of ~33,000 characters
+    with running_server(smoke_model, tmp_path / "home", {"SECNEWS_SERVE_CONFIG": str(limits)}) as s:
+        with ThreadPoolExecutor(24) as pool:
+            posted = [pool.submit(post_with_headers, s["url"], heavy) for _ in range(24)]
+            live = [call(s["url"], "/livez", timeout=10)[0] for _ in range(5)]
+            results = [f.result() for f in posted]
+        assert call(s["url"], "/classify", {"articles": [{"text": ARTICLE}]})[0] == 200  # recovers
+    statuses = [status for status, _, _ in results]
+    assert set(statuses) <= {200, 503} and statuses.count(503) >= 1 and statuses.count(200) >= 2, statuses
+    _, body, headers = next(r for r in results if r[0] == 503)
+    retry = {k.lower(): v for k, v in headers.items()}["retry-after"]
+    assert int(retry) >= 1 and "max_in_flight 2" in body["error"] and body["detail"][0]["type"] == "overloaded"
+    assert all(len(b) == 16 for status, b, _ in results if status == 200)
+    assert live == [200] * 5

@@ -52,12 +52,18 @@ def sha256(path: Path) -> str:
 
 @contextmanager
 def staging(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `out`; on success it becomes `out`, on error it is removed."""
+    """Yield a temporary folder beside `out`; on success it becomes `out`, on error it is removed.
+    A writer killed outright (SIGKILL) cannot remove it: the folder names its process, and the
+    next writer of `out` removes the folders of processes that no longer exist."""
     out = Path(out)
     if out.exists():
         raise ModelDirError(f"{out} already exists; a model directory is never overwritten — choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a writer that was killed
+        pid = stale.name[len(f".{out.name}.tmp-"):].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     try:
         yield tmp
         os.rename(tmp, out)
