@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.fuzz import workers  # noqa: E402
 from benchmarks.serve import start_server  # noqa: E402
 
@@ -115,10 +116,7 @@ def main() -> None:
               "stored_not_acknowledged": len(set(stored) - set(acked)),  # written, the answer lost in the kill
               "unparsable_rows": unparsable, "integrity_check": integrity, "orphan_workers": len(orphans)}
     log(json.dumps({k: v for k, v in report.items() if k != "rounds"}, indent=1))
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out / "kill_feedback.json.tmp"
-    tmp_out.write_text(json.dumps(report, indent=1))
-    tmp_out.replace(args.out / "kill_feedback.json")
+    write_result(args.out, "kill_feedback.json", report)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.score import archive  # noqa: E402
 
 
@@ -93,10 +94,7 @@ def main() -> None:
                   "seconds": round(time.perf_counter() - t0, 1),
                   "leftover_temporary_files": [p.name for p in out.glob(".*")]}
     log(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=1))
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out / "kill_score.json.tmp"
-    tmp_out.write_text(json.dumps(report, indent=1))
-    tmp_out.replace(args.out / "kill_score.json")
+    write_result(args.out, "kill_score.json", report)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.fuzz import workers  # noqa: E402
 from benchmarks.score import archive  # noqa: E402
 from benchmarks.serve import start_server  # noqa: E402
@@ -258,10 +259,7 @@ def main() -> None:
                            "missing": len(set(acked) - stored)},
               "server_alive": alive, "worker_restarts": restarted, "overload": over}
     log(json.dumps({k: v for k, v in report.items() if k != "per_minute"}, indent=1))
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out / "soak.json.tmp"
-    tmp_out.write_text(json.dumps(report, indent=1))
-    tmp_out.replace(args.out / "soak.json")
+    write_result(args.out, "soak.json", report)
 
 
 if __name__ == "__main__":
