@@ -149,6 +149,12 @@ def _port_free(host: str, port: int) -> None:
                              + (f" by {holder}" if (holder := port_holder(port)) else "")) from None
 
 
+def _export_onnx(args) -> None:
+    from secnews.training.runtime import export
+
+    print(export(Path(args.model), Path(args.out), int8=args.int8, log=_log))
+
+
 def _report(args) -> None:
     from secnews.serving.report import report
 
@@ -279,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("scored", help="the --out folder of `secnews score` (part-*.parquet, manifest.json)")
     rp.add_argument("--out", required=True, help="HTML file to write, e.g. report.html")
     rp.set_defaults(func=_report)
+
+    x = sub.add_parser("export-onnx", help="a copy of a transformer model whose encoder runs on ONNX Runtime")
+    x.add_argument("model", help="transformer model directory")
+    x.add_argument("--out", required=True, help="the new model directory")
+    x.add_argument("--int8", action="store_true", help="quantise the encoder's weights to int8 (dynamic)")
+    x.set_defaults(func=_export_onnx)
 
     v = sub.add_parser("serve", help="serve a model over HTTP (BentoML)")
     v.add_argument("model", nargs="?", help="store tag (default secnews:latest) or a model directory")

@@ -188,3 +188,46 @@ def test_precision_auto_falls_back_to_fp32_without_bf16_units(overfit, monkeypat
     assert all(np.abs(fp32[k] - bf16[k]).max() < 0.05 for k in fp32)
     with pytest.raises(ValueError, match="precision must be auto, fp32 or bf16"):
         backend.set_precision("fp16")
+
+
+def test_onnx_runtime_copy_answers_like_torch(encoder, tmp_path):
+    """`secnews export-onnx`: a new model directory whose encoder runs on ONNX Runtime gives
+    torch's probabilities (fp32) or close ones (int8); the source directory is untouched, and
+    an exported model does not retrain."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import subprocess
+    import sys
+
+    from secnews.training.config import load_config
+    from secnews.training.modeldir import load, read_manifest
+    from secnews.training.train import train
+
+    from .conftest import ROOT, write_jsonl
+    from .synthetic import OLD_ACTORS, config_yaml, reports
+
+    rows = reports(OLD_ACTORS, 60, 0, "x")
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    (tmp_path / "c.yaml").write_text(config_yaml("transformer", encoder))
+    cfg = load_config(tmp_path / "c.yaml", data_paths=[str(data)],
+                      overrides=["train.epochs=3", "model.transformer.precision=fp32"])
+    source = train(cfg, tmp_path / "m", log=lambda m: None)
+    before = read_manifest(source)["files"]
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "secnews.serving.cli", *map(str, args)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+
+    assert cli("export-onnx", source, "--out", tmp_path / "fp32").returncode == 0
+    assert cli("export-onnx", source, "--out", tmp_path / "int8", "--int8").returncode == 0
+    assert read_manifest(source)["files"] == before
+    texts = [r["text"] for r in rows[:24]]
+    torch_p = load(source).predict_proba(texts)
+    for name, tolerance in (("fp32", 1e-4), ("int8", 0.1)):
+        exported = load(tmp_path / name)  # verifies every file's hash
+        assert exported.config.model.transformer.runtime == ("onnx" if name == "fp32" else "onnx-int8")
+        p = exported.predict_proba(texts)
+        assert all(np.abs(p[t] - torch_p[t]).max() < tolerance for t in p), name
+        assert exported.answers(texts[:2])[0]["event_type"]["evidence"]
+    refused = cli("retrain", "--from", tmp_path / "fp32", "--data", data, "--out", tmp_path / "child")
+    assert refused.returncode == 2 and "retrain the torch model it was exported from" in refused.stderr

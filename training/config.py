@@ -93,6 +93,9 @@ class TransformerConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     bf16_inference: bool = False  # configs written before `precision`: true means bf16
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a CUDA GPU when one is present
+    # what runs the encoder at prediction: torch, or ONNX Runtime (fp32 or int8 weights) in a
+    # directory written by `secnews export-onnx` (training/runtime.py); only torch trains
+    runtime: Literal["torch", "onnx", "onnx-int8"] = "torch"
     # attention: read the whole article (sentence attention with position, see transformer.py);
     # mean: score each window alone, the strongest window per label wins (models before the reader)
     pooling: Literal["mean", "attention"] = "mean"

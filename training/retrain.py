@@ -299,6 +299,9 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
 
     df = weigh_replay(df, cfg.retrain.replay_weight, cfg.train.seed)
     start = None
+    if cfg.model.kind == "transformer" and cfg.model.transformer.runtime != "torch":
+        raise RetrainError(f"{parent_path} runs its encoder on {cfg.model.transformer.runtime}, which does not "
+                           "train: retrain the torch model it was exported from, then export the child")
     if cfg.model.kind == "transformer":
         # a second copy (its files were verified just above): `parent` must stay the parent for the comparison
         start = load(parent_path, verify=False).backend

@@ -517,7 +517,14 @@ class TransformerBackend:
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         enc_dir = folder / ENCODER_DIR
-        encoder = AutoModel.from_pretrained(enc_dir)
+        if cfg.runtime == "torch":
+            encoder = AutoModel.from_pretrained(enc_dir)
+        else:  # exported by `secnews export-onnx`
+            from transformers import AutoConfig
+
+            from .runtime import FILES, OnnxEncoder
+
+            encoder = OnnxEncoder(folder / FILES[cfg.runtime], AutoConfig.from_pretrained(enc_dir))
         tokenizer = AutoTokenizer.from_pretrained(enc_dir)
         model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions, cfg.span_task is not None)
         model.heads.load_state_dict(load_file(str(folder / HEADS_FILE)))
