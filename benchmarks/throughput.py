@@ -12,6 +12,8 @@ Measured, in articles/s:
   `AutoModelForSequenceClassification` with the same encoder, batch size 32, fp32,
   truncation at the encoder's limit (no evidence, no windows);
 - the same model with its encoder on ONNX Runtime (`secnews export-onnx`, fp32 and int8);
+- agreement of the event evidence with the earlier second pass over every sentence (500
+  MUC-3/4 articles: share of identical sentences);
 - `secnews score` over the texts, and the service at 32 clients (one article per request)
   against in-process `predict`; p99 at 1 client for articles of at most 300 words;
 - the machine's limit: fp32 and bf16 GEMM throughput (`torch.matmul`, square matrices) and
@@ -126,6 +128,19 @@ def macro_f1(model, notes, cfg) -> dict[str, float]:
     return {t: m["macro_f1"] for t, m in tasks.items() if m.get("macro_f1") is not None}
 
 
+def evidence_agreement(model, articles: list[str]) -> dict:
+    """Share of articles whose event evidence, read from the windows' own token states, is the
+    sentence the earlier way picked (every sentence encoded again on its own, the label's
+    best-scoring one), for the same answer."""
+    answers = model.answers(articles)
+    pick = model._sentence_pass(articles)
+    labels = model.spaces["event_type"].labels
+    same = [" ".join(a["event_type"].get("evidence", "").split()) ==
+            " ".join(pick(i, "event_type")(labels.index(a["event_type"]["label"])).split())
+            for i, a in enumerate(answers)]
+    return {"articles": len(articles), "identical_share": round(float(np.mean(same)), 4)}
+
+
 def served(model_dir: Path, texts: list[str], short: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as home:
         proc, url = start_server(model_dir, Path(home))
@@ -187,6 +202,9 @@ def main() -> None:
             f1[name] = macro_f1(onnx, notes, cfg)
             log(f"{name}: {r[f'{name}_articles_per_s']} articles/s")
     best_onnx = max(r["onnx_fp32_articles_per_s"], r["onnx_int8_articles_per_s"])
+    muc = texts[len(notes):]
+    r["evidence_agreement_muc"] = evidence_agreement(model, (muc or texts)[:500])
+    log(f"evidence agreement: {r['evidence_agreement_muc']}")
     r["predict_over_hf_pipeline"] = round(r["predict_articles_per_s"] / r["hf_pipeline_articles_per_s"], 2)
     r["predict_over_onnx"] = round(r["predict_articles_per_s"] / best_onnx, 2)
     r["macro_f1_on_acled_notes"] = f1
