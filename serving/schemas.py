@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StrictStr,
     field_validator,
+    model_serializer,
 )
 from secnews.training.answers import ArticleAnswer
 from secnews.training.data import article_text
@@ -55,6 +56,13 @@ class ArticleResult(ArticleAnswer):
 
     id: str | None
     model: str
+
+    @model_serializer(mode="wrap")
+    def _tasks_present(self, handler):
+        # `id` (null when none was sent) and `model` first, then each task the model has
+        data = handler(self)
+        return {"id": data.get("id"), "model": data.get("model"),
+                **{k: v for k, v in data.items() if k not in ("id", "model") and v is not None}}
 
 
 ArticleList = Annotated[list[Article], Field(min_length=1, max_length=LIMITS.max_articles,
