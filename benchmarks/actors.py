@@ -130,7 +130,8 @@ def run(args) -> dict:
     names = Names()
     model = load(args.model)
     root = args.data_root
-    report: dict = {"command": "python benchmarks/actors.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+    report: dict = {"command": "python benchmarks/actors.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                    "models": {"model": model.manifest.get("name"), "unseen_model": None}}
     held = holdout_names(root)
 
     log("acled: standard test split")
@@ -146,6 +147,7 @@ def run(args) -> dict:
     if args.unseen_model:
         log("unseen: test rows of the held-out names, scored by the model trained without them")
         unseen = load(args.unseen_model)
+        report["models"]["unseen_model"] = unseen.manifest.get("name")
         trained_without = set(unseen.config.split.holdout_actors)
         if trained_without != set(held):
             raise SystemExit(f"--unseen-model was trained with split.holdout_actors {sorted(trained_without)[:5]}..., "
