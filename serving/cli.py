@@ -171,7 +171,10 @@ def _serve(args) -> None:
     if Path(tag).is_dir():  # a model directory: import it once, then serve that version
         tag = find(tag) or import_model(tag)
         _log(f"serving model directory {args.model} as {tag}")
-    env = {**os.environ, "SECNEWS_MODEL": tag, "BENTOML_DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1"}
+    # glibc gives every thread of the worker's pool its own malloc arena; texts of very
+    # different lengths then fragment them and RSS creeps up (benchmarks/soak.py): two arenas
+    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "SECNEWS_MODEL": tag, "BENTOML_DO_NOT_TRACK": "true",
+           "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "bentoml", "serve", "secnews.serving.service:SecNews", "--host", args.host,
            "--port", str(args.port)]
     _log(f"POST http://{args.host}:{args.port}/classify  (GET /metadata, /livez, /readyz, /metrics; docs at /)")

@@ -136,4 +136,4 @@ SecNews.add_asgi_middleware(Contract, tasks=lambda: _metadata.get("tasks"), max_
 # the analyst's page at /, BentoML's OpenAPI page at /docs, GET /feedback?limit=N
 SecNews.add_asgi_middleware(Pages, recent=recent_feedback)
 # more work than the service can finish in time: 503 + Retry-After at the door
-SecNews.add_asgi_middleware(Shed, max_in_flight=LIMITS.max_in_flight, max_in_flight_bytes=LIMITS.max_in_flight_bytes)
+SecNews.add_asgi_middleware(Shed, max_in_flight=LIMITS.max_in_flight, max_queue_s=LIMITS.max_queue_s)

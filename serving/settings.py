@@ -22,7 +22,7 @@ class ServeConfig:
     timeout_s: int = 120
     # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
     max_in_flight: int = 64
-    max_in_flight_bytes: int = 4_000_000
+    max_queue_s: int = 60  # the longest wait for the work ahead of a request (at the measured rate)
     # analysts' corrections (POST /feedback); SECNEWS_FEEDBACK_DB overrides the path
     feedback_db: str = "~/.secnews/feedback.sqlite3"
     keep_classified: int = 100_000  # recent articles a correction may name by id

@@ -282,3 +282,41 @@ def test_overload_is_refused_at_the_door_with_retry_after(smoke_model, tmp_path)
     assert int(retry) >= 1 and "max_in_flight 2" in body["error"] and body["detail"][0]["type"] == "overloaded"
     assert all(len(b) == 16 for status, b, _ in results if status == 200)
     assert live == [200] * 5
+
+
+def test_admission_by_expected_wait_refuses_only_what_cannot_be_answered_in_time():
+    """Shed in front of an app that reads 1 MB/s: a request whose bytes ahead would take
+    longer than max_queue_s is refused with 503 + Retry-After; one at an idle worker, and
+    health checks, never are."""
+    import asyncio
+
+    from secnews.serving.overload import Shed
+
+    async def slow_app(scope, receive, send):  # 1,000,000 body bytes per second, one at a time
+        async with lock:
+            await asyncio.sleep(int(dict(scope["headers"])[b"content-length"]) / 1_000_000)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def request(shed, size, path="/classify", method="POST"):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+        await shed({"type": "http", "method": method, "path": path,
+                    "headers": [(b"content-length", str(size).encode())]}, None, send)
+        return sent[0]["status"], dict(sent[0]["headers"])
+
+    async def scenario():
+        shed = Shed(slow_app, max_in_flight=64, max_queue_s=0.5)
+        for _ in range(3):  # the worker learns its rate
+            assert (await request(shed, 50_000))[0] == 200
+        big = [request(shed, 200_000) for _ in range(6)]  # 1.2 s of work at 1 MB/s; 0.5 s allowed
+        answers = await asyncio.gather(*big, request(shed, 10, "/livez", "GET"))
+        statuses = [status for status, _ in answers[:-1]]
+        assert answers[-1][0] == 200 and statuses.count(200) >= 2 and statuses.count(503) >= 2, statuses
+        assert all(int(h[b"retry-after"]) >= 1 for s, h in answers[:-1] if s == 503)
+        assert (await request(shed, 5_000_000))[0] == 200  # idle again: any size is taken
+
+    lock = asyncio.Lock()
+    asyncio.run(scenario())
