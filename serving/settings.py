@@ -18,7 +18,7 @@ class ServeConfig:
     max_title_chars: int = 1_000
     max_id_chars: int = 200
     max_batch_size: int = 8
-    max_latency_ms: int = 2_000
+    max_latency_ms: int = 90_000  # above max_queue_s: the batcher must not cancel what admission took
     timeout_s: int = 120
     # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
     max_in_flight: int = 64
