@@ -57,7 +57,7 @@ def export_encoder(encoder_dir: Path, out: Path, max_length: int) -> None:
     encoder = AutoModel.from_pretrained(encoder_dir, attn_implementation="eager").eval()
     ids = torch.randint(100, 1000, (2, min(64, max_length)))
     batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens", max=max_length)
-    torch.onnx.export(_Hidden(encoder), (ids, torch.ones_like(ids)), str(out), dynamo=True,
+    torch.onnx.export(_Hidden(encoder).eval(), (ids, torch.ones_like(ids)), str(out), dynamo=True,
                       input_names=["input_ids", "attention_mask"], output_names=["hidden"],
                       dynamic_shapes={"input_ids": {0: batch, 1: tokens}, "attention_mask": {0: batch, 1: tokens}})
 
