@@ -73,4 +73,4 @@ class ArticleAnswer(BaseModel):
     @model_serializer(mode="wrap")
     def _tasks_present(self, handler):
         # a task the model does not have is left out
-        return {k: v for k, v in handler(self).items() if v is not None or k == "id"}
+        return {k: v for k, v in handler(self).items() if v is not None}

@@ -83,9 +83,10 @@ def locate(record: dict, parent_path: Path, replay: dict[str, Path]) -> Path:
     if not hint.is_file():
         raise RetrainError(f"the parent's training file {name} (sha256 {record['sha256'][:12]}…) is not at its "
                            f"recorded place {hint}; {fix}")
-    if sha256(hint) != record["sha256"]:
+    found = sha256(hint)
+    if found != record["sha256"]:
         raise RetrainError(f"the parent's training file {hint} changed since the parent was trained "
-                           f"(sha256 {record['sha256'][:12]}… expected, {sha256(hint)[:12]}… found); {fix}")
+                           f"(sha256 {record['sha256'][:12]}… expected, {found[:12]}… found); {fix}")
     return hint
 
 
@@ -341,13 +342,12 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
     sources = []
     for source in (read["parent"] if cfg.retrain.replay_fraction > 0 else []) + read["new"] + read["feedback"]:
         files = []
-        for f in source["files"]:
-            f = {k: v for k, v in f.items() if k != "located"}
+        for record in source["files"]:
+            f = {k: v for k, v in record.items() if k != "located"}
             if f.get("bundled") or source.get("fold") == "train":  # feedback rows
                 f.pop("path_hint", None)
                 f["bundled"] = f"feedback-{f['sha256'][:12]}.jsonl"
-                extra[f["bundled"]] = Path(next(g["located"] for g in source["files"]
-                                                if g["sha256"] == f["sha256"])).read_text()
+                extra[f["bundled"]] = Path(record["located"]).read_text()
             files.append(f)
         sources.append({**source, "files": files})
     metrics = {"tasks": tasks,
