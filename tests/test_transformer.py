@@ -131,6 +131,23 @@ def test_long_article_is_read_to_the_end(encoder):
     assert EVENT.labels[first_window_only["event_type"][0].argmax()] != "Shelling/artillery/missile attack"
 
 
+def test_a_long_article_meets_the_encoder_a_batch_of_windows_at_a_time(encoder):
+    # peak memory must not grow with the longest article (issue 14's soak): a 100-window
+    # article goes through the encoder batch_size windows at a time, with the same answer
+    reader = build(TransformerConfig(encoder=str(encoder), pooling="attention", max_length=32, stride=8,
+                                     dropout=0.0, precision="fp32"), SPACES, seed=0)
+    article = "\n\n".join([FILLER] * 40) + "\n\n" + ROWS[0][0]
+    whole = reader.predict_proba([article, ROWS[1][0]])
+    calls = []
+    reader.model.encoder.register_forward_hook(lambda mod, args, kw, out: calls.append(kw["input_ids"].shape[0]),
+                                               with_kwargs=True)
+    reader.set_batch_size(4)
+    chunked = reader.predict_proba([article, ROWS[1][0]])
+    assert len(reader.windows([article])[0]) > 40 and calls and max(calls) <= 4
+    for task in whole:
+        np.testing.assert_allclose(chunked[task], whole[task], atol=1e-5)
+
+
 def test_default_encoder_config_and_bad_encoder(tmp_path):
     from secnews.training.transformer import resolve_encoder
 

@@ -239,19 +239,25 @@ class ArticleBatch:
     tags: list[torch.Tensor] | None = None  # per group, span tags (-1 where not trained)
 
 
-def width_groups(widths: np.ndarray, slack: float = 1.5) -> list[np.ndarray]:
+def width_groups(widths: np.ndarray, slack: float = 1.5, max_rows: int | None = None) -> list[np.ndarray]:
     """Positions of `widths` in groups, sorted by width, in which the widest is at most
-    `slack` times the narrowest (bounded padding; one encoder call per group)."""
+    `slack` times the narrowest (bounded padding; one encoder call per group) and, with
+    `max_rows`, of at most that many rows: a 100,000-character article's hundred windows go
+    through the encoder a batch at a time, so a forward pass's peak memory does not grow
+    with the longest article a server has seen."""
     order = np.argsort(widths, kind="stable")
     groups, start = [], 0
     for i in range(1, len(order) + 1):
         if i == len(order) or widths[order[i]] > slack * widths[order[start]]:
             groups.append(order[start:i])
             start = i
+    if max_rows:
+        groups = [g[k:k + max_rows] for g in groups for k in range(0, len(g), max_rows)]
     return groups
 
 
-def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device) -> ArticleBatch:
+def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device,
+                  max_rows: int | None = None) -> ArticleBatch:
     n_sent = np.array([len(enc.spans[a]) for a in arts])
     offset = np.r_[0, np.cumsum(n_sent)[:-1]]
     windows, window_offset = [], []
@@ -260,7 +266,7 @@ def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device
         window_offset += [offset[b]] * len(enc.windows_of[a])
     windows, window_offset = np.array(windows), np.array(window_offset)
     ids, masks, sids, group_windows, tags = [], [], [], [], []
-    for group in width_groups(np.array([len(enc.ids[w]) for w in windows])):
+    for group in width_groups(np.array([len(enc.ids[w]) for w in windows]), max_rows=max_rows):
         input_ids, mask = pad_batch(enc.ids, windows[group], pad)
         sent_ids = torch.full(input_ids.shape, -1, dtype=torch.long)
         tag = torch.full(input_ids.shape, -1, dtype=torch.long) if enc.tags is not None else None
@@ -372,7 +378,7 @@ class TransformerBackend:
         windows = np.array([len(w) for w in enc.windows_of])
         order = np.argsort(enc.tokens() / windows, kind="stable")  # similar widths together
         for arts in pack(order, windows, self.cfg.batch_size):
-            batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device)
+            batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device, self.cfg.batch_size)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
                                       batch.sent_pos, batch.n_articles, with_sentences=evidence)
