@@ -49,6 +49,9 @@ class Article(BaseModel):
     def full_text(self) -> str:
         return article_text(self.title, self.text)
 
+    def chars(self) -> int:
+        return len(self.text) + len(self.title or "")
+
 
 class ArticleResult(ArticleAnswer):
     """One article's answer as `secnews.load(...)(text)` gives it (training/answers.py), with

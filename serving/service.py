@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import bentoml  # noqa: E402
 from bentoml.exceptions import InvalidArgument, NotFound  # noqa: E402
+from secnews.serving.batcher import Batcher  # noqa: E402
 from secnews.serving.contract import Contract  # noqa: E402
 from secnews.serving.feedback import FeedbackStore  # noqa: E402
 from secnews.serving.lifeline import follow_parent  # noqa: E402
@@ -41,6 +42,9 @@ with bentoml.importing():
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
 _stores: list = []  # the feedback store, once the service has opened it (GET /feedback reads it)
+BATCH_ARTICLES = bentoml.metrics.Histogram(
+    name="secnews_batch_articles", documentation="Articles per model call (serving/batcher.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 
 
 def recent_feedback(limit: int) -> list[dict] | None:
@@ -75,12 +79,16 @@ class SecNews:
         self.feedback_store = FeedbackStore(feedback_db_path(LIMITS), LIMITS.keep_classified)
         _stores.append(self.feedback_store)
         self.open_tasks = open_tasks
+        self.batcher = Batcher(self.classify_batch, LIMITS.max_batch_articles, LIMITS.max_batch_chars,
+                               size=Article.chars, observe=BATCH_ARTICLES.observe)
 
-    @bentoml.api(route="/classify", batchable=True, max_batch_size=LIMITS.max_batch_size,
-                 max_latency_ms=LIMITS.max_latency_ms)
-    def classify(self, articles: ArticleList) -> list[ArticleResult]:
+    @bentoml.api(route="/classify")
+    async def classify(self, articles: ArticleList) -> list[ArticleResult]:
         """Label each article with every task of the model, a score, top-k, evidence and an
-        `uncertain` flag. Requests are grouped by BentoML's adaptive batcher."""
+        `uncertain` flag. Requests that arrive while the model is busy share its next call."""
+        return await self.batcher(articles)
+
+    def classify_batch(self, articles: list[Article]) -> list[ArticleResult]:
         answers = self.predictor.answers([a.full_text() for a in articles])
         self.feedback_store.remember([(a.id, a.title, a.text) for a in articles if a.id], self.tag)
         return [ArticleResult(id=a.id, model=self.tag, **answer) for a, answer in zip(articles, answers)]

@@ -17,8 +17,8 @@ class ServeConfig:
     max_text_chars: int = 100_000
     max_title_chars: int = 1_000
     max_id_chars: int = 200
-    max_batch_size: int = 8
-    max_latency_ms: int = 90_000  # above max_queue_s: the batcher must not cancel what admission took
+    max_batch_articles: int = 32  # serving/batcher.py: articles and characters per model call
+    max_batch_chars: int = 200_000
     timeout_s: int = 120
     # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
     max_in_flight: int = 64

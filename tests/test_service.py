@@ -167,7 +167,7 @@ def test_classify_returns_every_task_with_evidence_and_tag(server):
 
 
 def test_a_request_larger_than_the_batch_limit_comes_back_whole_and_in_order(server):
-    articles = [{"id": f"n{i}", "text": f"Report {i}: {ARTICLE}"} for i in range(20)]  # max_batch_size is 8
+    articles = [{"id": f"n{i}", "text": f"Report {i}: {ARTICLE}"} for i in range(40)]  # max_batch_articles is 32
     status, body = call(server["url"], "/classify", {"articles": articles})
     assert status == 200 and [r["id"] for r in body] == [a["id"] for a in articles]
 
@@ -182,8 +182,8 @@ def test_concurrent_requests_are_batched_and_match_single_calls(server):
             assert all(status == 200 for status, _ in burst)
             assert [b[0] for _, b in burst] == single
     metrics = call(server["url"], "/metrics")[1]
-    count = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("bentoml_service_adaptive_batch_size_count"))
-    total = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("bentoml_service_adaptive_batch_size_sum"))
+    count = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("secnews_batch_articles_count"))
+    total = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("secnews_batch_articles_sum"))
     assert count > 0 and total > count  # some model calls carried more than one request
 
 

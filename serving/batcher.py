@@ -1,0 +1,101 @@
+"""Greedy batching for the model: a request never waits for company.
+
+BentoML's adaptive batcher holds a lone request back for the average wait it has seen lately,
+so after a busy minute one client's 40-word note waited ~250 ms before the model saw it
+(benchmarks/results/throughput.json, session 5). Here the model takes whatever is queued the
+moment it is free: at idle a request goes straight in; while a batch runs, the requests that
+arrive meanwhile queue and go in together as the next batch (up to `max_articles` articles and
+`max_chars` characters; a bigger request is a batch of its own). Batches form only when there
+is load, which is the only time they help.
+
+The model runs on one thread of its own, so the event loop keeps reading requests while it
+works; one batch at a time, because torch already uses every core for one. After each call the
+heap's free pages go back to the system (glibc's `malloc_trim`): without it glibc keeps the
+high-water mark of the largest batches a server has seen, and a 20-minute soak of 1 to
+100,000-character articles grew the service's RSS by 31% (benchmarks/results/soak.json).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import ctypes
+import ctypes.util
+from typing import Callable, Sequence
+
+
+def _malloc_trim() -> Callable[[], None]:
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+trim_heap = _malloc_trim()
+
+
+class Batcher:
+    def __init__(self, fn: Callable[[list], list], max_articles: int, max_chars: int,
+                 size: Callable[[object], int] = lambda item: 1, observe: Callable[[int], None] | None = None):
+        """`fn` maps a list of items to one answer per item, in order; `size` is an item's
+        characters; `observe` is told each batch's item count (a metric)."""
+        self.fn, self.max_articles, self.max_chars, self.size = fn, max_articles, max_chars, size
+        self.observe = observe
+        self.queue: collections.deque[tuple[list, asyncio.Future]] = collections.deque()
+        self.running = False
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="secnews-model")
+
+    async def __call__(self, items: Sequence) -> list:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.queue.append((list(items), future))
+        if not self.running:
+            self.running = True
+            loop.create_task(self.drain())
+        return await future
+
+    def take(self) -> list[tuple[list, asyncio.Future]]:
+        """The next batch: queued requests in arrival order while they fit the limits (the
+        first always goes in); requests whose client has gone are dropped."""
+        jobs, articles, chars = [], 0, 0
+        while self.queue:
+            items, future = self.queue[0]
+            if future.done():  # cancelled: the client disconnected or timed out
+                self.queue.popleft()
+                continue
+            n, c = len(items), sum(self.size(i) for i in items)
+            if jobs and (articles + n > self.max_articles or chars + c > self.max_chars):
+                break
+            jobs.append(self.queue.popleft())
+            articles, chars = articles + n, chars + c
+        return jobs
+
+    def call(self, items: list) -> list:
+        try:
+            return self.fn(items)
+        finally:
+            trim_heap()  # a few ms after a 180,000-character batch, 0.2 ms after a note
+
+    async def drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while jobs := self.take():
+                flat = [item for items, _ in jobs for item in items]
+                if self.observe:
+                    self.observe(len(flat))
+                try:
+                    answers = await loop.run_in_executor(self.executor, self.call, flat)
+                except Exception as e:  # every request of the batch gets the error
+                    for _, future in jobs:
+                        if not future.done():
+                            future.set_exception(e)
+                    continue
+                start = 0
+                for items, future in jobs:
+                    if not future.done():
+                        future.set_result(answers[start:start + len(items)])
+                    start += len(items)
+        finally:
+            self.running = False

@@ -1,0 +1,84 @@
+"""The service's batcher (serving/batcher.py): no wait at idle, coalescing under load, limits,
+errors and cancelled requests. Plain asyncio, no server: the served path is in test_service."""
+import asyncio
+import threading
+
+import pytest
+from secnews.serving.batcher import Batcher
+
+
+class Model:
+    """Records each call's items; the first call can be held until released."""
+    def __init__(self, hold_first: bool = False, fail_on: str | None = None):
+        self.calls: list[list] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.hold_first, self.fail_on = hold_first, fail_on
+
+    def __call__(self, items: list) -> list:
+        self.calls.append(list(items))
+        self.started.set()
+        if self.hold_first and len(self.calls) == 1:
+            self.release.wait(10)
+        if self.fail_on in items:
+            raise RuntimeError(f"cannot read {self.fail_on}")
+        return [f"answer:{i}" for i in items]
+
+
+async def behind_a_busy_call(model: Model, batcher: Batcher, requests: list[list], cancel: int | None = None):
+    """Requests sent while the model works on a first call; what each gets back (an exception
+    as itself). `cancel`: the index of a request whose client goes away before the model is free."""
+    first = asyncio.ensure_future(batcher(["x"]))
+    while not model.started.is_set():
+        await asyncio.sleep(0.001)
+    later = [asyncio.ensure_future(batcher(r)) for r in requests]
+    await asyncio.sleep(0.01)
+    if cancel is not None:
+        later[cancel].cancel()
+    model.release.set()
+    assert await first == ["answer:x"]
+    return await asyncio.gather(*later, return_exceptions=True)
+
+
+def test_a_lone_request_goes_straight_in():
+    model = Model()
+
+    async def go():
+        b = Batcher(model, max_articles=32, max_chars=1000, size=len)
+        return await asyncio.wait_for(b(["a", "b"]), 5)
+
+    assert asyncio.run(go()) == ["answer:a", "answer:b"]
+    assert model.calls == [["a", "b"]]
+
+
+def test_requests_arriving_while_the_model_works_share_its_next_call_within_the_limits():
+    model = Model(hold_first=True)
+    b = Batcher(model, max_articles=3, max_chars=1000, size=len)
+    big = [f"big{i}" for i in range(5)]  # over max_articles: a call of its own
+    got = asyncio.run(behind_a_busy_call(model, b, [[f"r{i}"] for i in range(5)] + [big]))
+    assert got == [[f"answer:r{i}"] for i in range(5)] + [[f"answer:{i}" for i in big]]  # each its own, in order
+    assert model.calls == [["x"], ["r0", "r1", "r2"], ["r3", "r4"], big]
+
+
+def test_the_character_limit_splits_batches_too():
+    model = Model(hold_first=True)
+    b = Batcher(model, max_articles=100, max_chars=10, size=len)
+    got = asyncio.run(behind_a_busy_call(model, b, [["abcdef"]] * 3))  # 6 characters each: one per call
+    assert got == [["answer:abcdef"]] * 3
+    assert model.calls[1:] == [["abcdef"]] * 3
+
+
+def test_an_error_reaches_every_request_of_its_batch_and_the_next_batch_still_runs():
+    model = Model(hold_first=True, fail_on="bad")
+    b = Batcher(model, max_articles=10, max_chars=1000, size=len)
+    got = asyncio.run(behind_a_busy_call(model, b, [["bad"], ["ok"]]))
+    assert all(isinstance(r, RuntimeError) and "cannot read bad" in str(r) for r in got)
+    assert asyncio.run(b(["after"])) == ["answer:after"]
+
+
+def test_a_cancelled_request_is_not_sent_to_the_model():
+    model = Model(hold_first=True)
+    b = Batcher(model, max_articles=10, max_chars=1000, size=len)
+    got = asyncio.run(behind_a_busy_call(model, b, [["gone"], ["kept"]], cancel=0))
+    assert isinstance(got[0], asyncio.CancelledError) and got[1] == ["answer:kept"]
+    assert model.calls == [["x"], ["kept"]]
