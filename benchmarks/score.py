@@ -1,7 +1,9 @@
 """Batch-scoring benchmark for a transformer model, in one run:
 
   1. `secnews score` over an archive of N articles (a subprocess; its peak RSS is read back),
-  2. the bare model forward over the same texts (pre-tokenised, length-sorted batches),
+  2. the bare model forward over the same texts (encoder and heads over every window,
+     pre-tokenised, length-sorted batches of the model's batch size, at the model's precision:
+     benchmarks/throughput.py's),
   3. a plain loop of per-article calls, as a `pipeline("text-classification")` user would
      write it (tokenise one text, forward, softmax), on the first --loop-n texts.
 
@@ -32,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from secnews.training import load  # noqa: E402
 from secnews.training.config import DataConfig, load_config  # noqa: E402
 from secnews.training.data import read_data  # noqa: E402
-from secnews.training.transformer import pad_batch  # noqa: E402
+from benchmarks.throughput import bare_forward  # noqa: E402
 
 
 def archive(root: Path, out: Path, n: int, files: int = 5) -> tuple[list[Path], list[str]]:
@@ -56,17 +58,6 @@ def archive(root: Path, out: Path, n: int, files: int = 5) -> tuple[list[Path], 
         paths.append(path)
     order = [i for f in range(files) for i in range(f, n, files)]  # the order the scorer reads
     return paths, [texts[i] for i in order]
-
-
-@torch.inference_mode()
-def bare_forward(backend, texts: list[str], batch: int) -> float:
-    ids, _ = backend.windows(texts)  # tokenised before the clock starts
-    order = np.argsort([len(x) for x in ids])
-    start = time.perf_counter()
-    for b in range(0, len(order), batch):
-        input_ids, mask = pad_batch(ids, order[b:b + batch], backend.tokenizer.pad_token_id)
-        backend.model(input_ids, mask)
-    return len(texts) / (time.perf_counter() - start)
 
 
 @torch.inference_mode()
@@ -105,13 +96,15 @@ def main() -> None:
     if predictor.manifest["kind"] != "transformer":
         p.error("this benchmark compares against the bare transformer forward; give a transformer model")
     backend = predictor.backend
-    bare = bare_forward(backend, texts[: args.bare_n], args.batch_size)
+    backend.set_batch_size(args.batch_size)
+    bare, _ = bare_forward(backend, texts[: args.bare_n])
     loop = per_article_loop(backend, texts[: args.loop_n])
     inner = manifest["articles_per_second_this_run"]  # from the first record read to the last part written
     report = {"n": args.n, "bare_n": min(args.bare_n, args.n), "loop_n": min(args.loop_n, args.n), "score_articles_per_s": inner, "score_end_to_end_articles_per_s": round(score_rate, 1),
               "bare_forward_articles_per_s": round(bare, 1), "per_article_loop_articles_per_s": round(loop, 1),
               "score_over_bare": round(inner / bare, 3), "score_over_loop": round(inner / loop, 2),
-              "score_peak_rss_gib": round(peak_gb, 2), "rows": manifest["counts"], "command": " ".join(sys.argv)}
+              "score_peak_rss_gib": round(peak_gb, 2), "rows": manifest["counts"], "command": " ".join(sys.argv),
+              "precision": "bf16" if backend.bf16 else "fp32", "torch_threads": torch.get_num_threads()}
     print(json.dumps(report, indent=2))
     (args.out / "score_report.json").write_text(json.dumps(report, indent=2))
 

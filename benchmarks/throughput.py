@@ -141,6 +141,9 @@ def evidence_agreement(model, articles: list[str]) -> dict:
     return {"articles": len(articles), "identical_share": round(float(np.mean(same)), 4)}
 
 
+ACCURACY_GATE = 0.003  # issue 13: largest |macro-F1 - fp32's| over tasks for a runtime to be adoptable
+
+
 def served(model_dir: Path, texts: list[str], short: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as home:
         proc, url = start_server(model_dir, Path(home))
@@ -210,6 +213,13 @@ def main() -> None:
     r["macro_f1_on_acled_notes"] = f1
     r["macro_f1_delta_vs_fp32"] = {k: round(max(abs(v[t] - f1["torch_fp32"][t]) for t in v), 4)
                                    for k, v in f1.items() if k != "torch_fp32"}
+    # the issue's accuracy gate (every task's macro-F1 within 0.003 of fp32) decides which ONNX
+    # copies could be adopted; predict_over_onnx above races the fastest whatever its accuracy
+    gated = {k: r[f"{k}_articles_per_s"] for k in ("onnx_fp32", "onnx_int8")
+             if r["macro_f1_delta_vs_fp32"][k] <= ACCURACY_GATE}
+    r["onnx_within_accuracy_gate"] = sorted(gated)
+    r["predict_over_onnx_within_accuracy_gate"] = (round(r["predict_articles_per_s"] / max(gated.values()), 2)
+                                                   if gated else None)
     precision = ROOT / "benchmarks/results/precision_default.json"
     if precision.is_file():
         p = json.loads(precision.read_text())
