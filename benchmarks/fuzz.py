@@ -100,6 +100,8 @@ def main() -> None:
         print(run.stdout[-3000:], run.stderr[-3000:], file=sys.stderr)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+        if run.returncode:  # what schemathesis found, with the requests that reproduce it
+            (args.out / "fuzz-failures.txt").write_text(run.stdout)
         tmp_out = args.out / ".fuzz.json.tmp"
         tmp_out.write_text(json.dumps(report, indent=1) + "\n")
         tmp_out.replace(args.out / "fuzz.json")

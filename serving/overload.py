@@ -47,7 +47,7 @@ class Shed:
         if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in API_ROUTES:
             return await self.app(scope, receive, send)
         length = header(scope, b"content-length")
-        size = int(length) if length.isdigit() else 0
+        size = int(length) if length.isascii() and length.isdigit() else 0
         now = time.monotonic()
         self.tick(now)
         if self.requests:

@@ -166,6 +166,14 @@ def test_classify_returns_every_task_with_evidence_and_tag(server):
     assert body[0]["event_type"]["evidence"] and body[0]["event_type"]["parent"]
 
 
+@pytest.mark.parametrize("limit", ["abc", "%C2%B2", "0", "501", "99999999999999999999"])
+def test_recent_feedback_refuses_a_limit_that_is_not_a_small_whole_number(server, limit):
+    status, body = call(server["url"], f"/feedback?limit={limit}", timeout=10)  # "²" once hung the worker
+    assert status == 400 and body["detail"][0]["loc"] == ["query", "limit"]
+    status, body = call(server["url"], "/feedback?limit=3", timeout=10)
+    assert status == 200 and isinstance(body, list)
+
+
 def test_a_request_larger_than_the_batch_limit_comes_back_whole_and_in_order(server):
     articles = [{"id": f"n{i}", "text": f"Report {i}: {ARTICLE}"} for i in range(40)]  # max_batch_articles is 32
     status, body = call(server["url"], "/classify", {"articles": articles})
