@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Annotated
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import bentoml  # noqa: E402
 from bentoml.exceptions import InvalidArgument, NotFound  # noqa: E402
+from bentoml.validators import ContentType  # noqa: E402
 from secnews.serving.batcher import Batcher  # noqa: E402
 from secnews.serving.contract import Contract  # noqa: E402
 from secnews.serving.feedback import FeedbackStore  # noqa: E402
@@ -42,6 +44,9 @@ with bentoml.importing():
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
 _stores: list = []  # the feedback store, once the service has opened it (GET /feedback reads it)
+# the content type said outright: without it BentoML derives it from the list's JSON schema,
+# generated anew for every response (55% of the event loop's time at 32 clients, py-spy)
+Results = Annotated[list[ArticleResult], ContentType("application/json")]
 BATCH_ARTICLES = bentoml.metrics.Histogram(
     name="secnews_batch_articles", documentation="Articles per model call (serving/batcher.py)",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
@@ -83,7 +88,7 @@ class SecNews:
                                size=Article.chars, observe=BATCH_ARTICLES.observe)
 
     @bentoml.api(route="/classify")
-    async def classify(self, articles: ArticleList) -> list[ArticleResult]:
+    async def classify(self, articles: ArticleList) -> Results:
         """Label each article with every task of the model, a score, top-k, evidence and an
         `uncertain` flag. Requests that arrive while the model is busy share its next call."""
         return await self.batcher(articles)
