@@ -190,7 +190,8 @@ class ActorLinker:
         word takes the role ("Ukrainian" + "forces"); a bare country or nationality ("Iran"
         of "Iran-backed"), a span of generic words only ("Forces", "National") or, in
         ordinarily cased text, one without a capital or digit ("force") is not a name."""
-        upper, lower = sum(c.isupper() for c in text[:2000]), sum(c.islower() for c in text[:2000])
+        head = text[:2000]
+        upper, lower = sum(map(str.isupper, head)), sum(map(str.islower, head))  # per text: map, not a generator
         mixed = 0 < upper < lower  # ordinary wire copy: names are capitalised (not all-caps MUC, not lowercased)
         for span in candidates:
             span = self.with_role(text, span)
