@@ -287,6 +287,9 @@ def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device
                         group_windows, tags if enc.tags is not None else None)
 
 
+READ_PACK = 8  # encoder batches per pack of articles at prediction (their token states are kept until the pack is read)
+
+
 def pack(order: np.ndarray, cost: np.ndarray, budget: int) -> list[np.ndarray]:
     """Consecutive items of `order` in batches whose `cost` adds up to at most `budget`
     (an item costing more than that is a batch of its own)."""
@@ -377,7 +380,10 @@ class TransformerBackend:
         names: list[list[Span]] | None = [[] for _ in range(n)] if self.model.span is not None and names else None
         windows = np.array([len(w) for w in enc.windows_of])
         order = np.argsort(enc.tokens() / windows, kind="stable")  # similar widths together
-        for arts in pack(order, windows, self.cfg.batch_size):
+        # articles in packs of up to READ_PACK batches of windows: inside a pack the windows go
+        # to the encoder sorted by width, batch_size at a time, so a long article's short last
+        # window rides with others of its width instead of making an encoder call of its own
+        for arts in pack(order, windows, self.cfg.batch_size * READ_PACK):
             batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device, self.cfg.batch_size)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
