@@ -2,7 +2,7 @@
 
 BentoML's adaptive batcher holds a lone request back for the average wait it has seen lately,
 so after a busy minute one client's 40-word note waited ~250 ms before the model saw it
-(benchmarks/results/throughput.json, session 5). Here the model takes whatever is queued the
+(session 5's throughput race). Here the model takes whatever is queued the
 moment it is free: at idle a request goes straight in; while a batch runs, the requests that
 arrive meanwhile queue and go in together as the next batch (up to `max_articles` articles and
 `max_chars` characters; a bigger request is a batch of its own). Batches form only when there
@@ -12,7 +12,7 @@ The model runs on one thread of its own, so the event loop keeps reading request
 works; one batch at a time, because torch already uses every core for one. After each call the
 heap's free pages go back to the system (glibc's `malloc_trim`): without it glibc keeps the
 high-water mark of the largest batches a server has seen, and a 20-minute soak of 1 to
-100,000-character articles grew the service's RSS by 31% (benchmarks/results/soak.json).
+100,000-character articles grew the service's RSS by 31% (session 5; flat since, soak.json).
 """
 from __future__ import annotations
 
