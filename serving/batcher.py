@@ -38,19 +38,20 @@ trim_heap = _malloc_trim()
 
 class Batcher:
     def __init__(self, fn: Callable[[list], list], max_articles: int, max_chars: int,
-                 size: Callable[[object], int] = lambda item: 1, observe: Callable[[int], None] | None = None):
+                 size: Callable[[object], int], observe: Callable[[int], None] | None = None):
         """`fn` maps a list of items to one answer per item, in order; `size` is an item's
         characters; `observe` is told each batch's item count (a metric)."""
         self.fn, self.max_articles, self.max_chars, self.size = fn, max_articles, max_chars, size
         self.observe = observe
-        self.queue: collections.deque[tuple[list, asyncio.Future]] = collections.deque()
+        self.queue: collections.deque[tuple[list, int, asyncio.Future]] = collections.deque()  # items, chars, answer
         self.running = False
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="secnews-model")
 
     async def __call__(self, items: Sequence) -> list:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.queue.append((list(items), future))
+        items = list(items)
+        self.queue.append((items, sum(map(self.size, items)), future))
         if not self.running:
             self.running = True
             loop.create_task(self.drain())
@@ -61,15 +62,15 @@ class Batcher:
         first always goes in); requests whose client has gone are dropped."""
         jobs, articles, chars = [], 0, 0
         while self.queue:
-            items, future = self.queue[0]
+            items, c, future = self.queue[0]
             if future.done():  # cancelled: the client disconnected or timed out
                 self.queue.popleft()
                 continue
-            n, c = len(items), sum(self.size(i) for i in items)
-            if jobs and (articles + n > self.max_articles or chars + c > self.max_chars):
+            if jobs and (articles + len(items) > self.max_articles or chars + c > self.max_chars):
                 break
-            jobs.append(self.queue.popleft())
-            articles, chars = articles + n, chars + c
+            self.queue.popleft()
+            jobs.append((items, future))
+            articles, chars = articles + len(items), chars + c
         return jobs
 
     def call(self, items: list) -> list:
