@@ -64,6 +64,11 @@ def test_exponent_without_a_dot_is_a_float():
         load_config(CONFIGS / "default.yaml", overrides=["train.lr=fast"])
 
 
+def test_warmup_ratio_must_leave_room_to_decay():
+    with pytest.raises(ConfigError, match=r"train.warmup_ratio: expected a share in \[0, 1\), found 1.0"):
+        load_config(CONFIGS / "default.yaml", overrides=["train.warmup_ratio=1.0"])
+
+
 def test_override_errors():
     with pytest.raises(ConfigError, match="no item named 'actr'"):
         load_config(CONFIGS / "baseline.yaml", overrides=["tasks.actr.min_count=3"])

@@ -6,7 +6,7 @@ import torch
 from secnews.training.config import TrainConfig, TransformerConfig
 from secnews.training.labels import LabelSpace
 from secnews.training.losses import multitask_loss
-from secnews.training.trainer import _gold_batch, fit
+from secnews.training.trainer import _gold_batch, fit, get_lr
 from secnews.training.transformer import TransformerBackend, build
 
 from .tiny_bert import make_tiny_bert
@@ -248,3 +248,15 @@ def test_onnx_runtime_copy_answers_like_torch(encoder, tmp_path):
         assert exported.answers(texts[:2])[0]["event_type"]["evidence"]
     refused = cli("retrain", "--from", tmp_path / "fp32", "--data", data, "--out", tmp_path / "child")
     assert refused.returncode == 2 and "retrain the torch model it was exported from" in refused.stderr
+
+
+def test_learning_rate_anneals_by_the_clock_when_the_budget_ends_first():
+    total = 1000
+    # warmup, then the step schedule while the clock is not the tighter end
+    assert get_lr(0, 0.0, total, 0.1, 3000.0) == pytest.approx(1 / 100)
+    assert get_lr(550, 10.0, total, 0.1, 3000.0) == pytest.approx(0.5)
+    # a run that reaches only step 300 when its 50 minutes are 90% gone decays by the clock
+    assert get_lr(300, 2700.0, total, 0.1, 3000.0) == pytest.approx(0.1 / 0.9)
+    assert get_lr(300, 3000.0, total, 0.1, 3000.0) == 0.0
+    # no budget: by steps alone, as before
+    assert get_lr(300, 1e9, total, 0.1, None) == pytest.approx(0.7 / 0.9)

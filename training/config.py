@@ -387,6 +387,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"train: epochs, batch_size and lr must be positive, found {tr.epochs}, {tr.batch_size}, {tr.lr}")
     if tr.max_per_label is not None and tr.balance_task not in names:
         raise ConfigError(f"train.balance_task: {tr.balance_task!r} is not a task; tasks: {', '.join(names)}")
+    if not 0 <= tr.warmup_ratio < 1:
+        raise ConfigError(f"train.warmup_ratio: expected a share in [0, 1), found {tr.warmup_ratio}")
     if tr.abstain_precision is not None and not 0 < tr.abstain_precision <= 1:
         raise ConfigError(f"train.abstain_precision: expected a precision in (0, 1], found {tr.abstain_precision}")
     if not 8 <= tc.max_length <= 8192 or not 0 <= tc.stride < tc.max_length // 2:
