@@ -224,6 +224,56 @@ def test_state_forces_as_news_names_them():
     assert linker.name("Malian troops", "") == ("Military Forces of Mali", False)
 
 
+def test_places_learnt_from_notes_name_the_country():
+    from secnews.training.places import country_of, learn_places
+
+    notes = ["Police shot a driver in Trans Mara, Narok County."] * 3 + ["Gunmen raided a farm in Narok."] \
+        + ["Police dispersed traders in Kumasi, Ashanti."] * 3 + ["Police arrested a man in Accra."] * 2 \
+        + ["Police met in Narok with officials from Kumasi."]
+    countries = ["Kenya"] * 4 + ["Ghana"] * 5 + [None]
+    table = learn_places(notes, countries)
+    assert table["Narok"] == "Kenya" and table["Narok County"] == "Kenya" and table["Kumasi"] == "Ghana"
+    assert "Police" not in table  # seen in both countries' notes
+    assert "Accra" not in table  # seen twice: too few to say
+    assert country_of("A police officer shot a man in Narok County.", table) == "Kenya"
+    assert country_of("Talks in Narok and Kumasi.", table) is None  # the places disagree
+    assert country_of("Nothing known here.", table) is None
+
+
+def test_linker_reads_state_forces_against_the_text():
+    from pathlib import Path
+
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    labels = ["Military Forces of Kenya", "Police Forces of Sri Lanka", "Police Forces of Burkina Faso Gendarmerie",
+              "Other"]
+    linker = ActorLinker({}, labels, {}, states=states, defer=0.9, places={"Narok": "Kenya", "Lamu": "Kenya"})
+    # the members' word after an acronym is not part of the name
+    assert linker.name("NAF rebel forces", "") == ("NAF", False)
+    assert linker.name("SAF soldiers", "") == ("SAF", False)
+    # a state force the text never mentions gives way to the group the span head read ...
+    text = "Al Shabaab militants stormed a construction site in Lamu and destroyed equipment."
+    span = [Span(0, 10, 0.9)]
+    assert linker.decide("Military Forces of Kenya", 0.99, text, span).text(text) == "Al Shabaab"
+    # ... but not where the text speaks of troops
+    troops = "Al Shabaab militants stormed a camp in Lamu; troops repelled them."
+    assert linker.decide("Military Forces of Kenya", 0.99, troops, span) is None
+    # the closed head's state force takes the role and the country the text gives it
+    police = "A police officer shot dead a driver in Trans Mara, Narok County."
+    closed = {"label": "Police Forces of Sri Lanka", "score": 0.5, "uncertain": False}
+    a = linker.answer(closed, police, [], [], evidence=False)
+    assert (a["label"], a["known"], a["decided_by"]) == ("Police Forces of Kenya", False, "places")
+    assert a["closed_set"]["label"] == "Police Forces of Sri Lanka"
+    a = linker.answer({**closed, "label": "Military Forces of Kenya"}, "Policemen beat residents in Lamu.", [], [], False)
+    assert (a["label"], a["decided_by"]) == ("Police Forces of Kenya", "places")
+    # a text that names the label's country, and a unit's own name, stay as the head said
+    a = linker.answer(closed, "Sri Lankan police shot a driver in Narok.", [], [], False)
+    assert (a["label"], a["decided_by"]) == ("Police Forces of Sri Lanka", "closed")
+    gendarmes = {**closed, "label": "Police Forces of Burkina Faso Gendarmerie"}
+    assert linker.answer(gendarmes, "Gendarmes beat a trader in Narok.", [], [], False)["decided_by"] == "closed"
+
+
 def test_batch_scorer_writes_the_name_the_span_head_read(span_model, tmp_path):
     from secnews.serving.score import rows_of
     from secnews.serving.sources import Record
@@ -268,3 +318,22 @@ def test_actors_cli_suggests_corrected_names_then_adds_them(tmp_path):
     assert "Saraya" not in again.stdout and "Kataeb Hezbollah" in again.stdout
     listed = run("list", "--json")
     assert json.loads(listed.stdout) == {"Saraya Awliya al-Dam": ["SAD"]}
+
+
+def test_training_writes_places_only_where_the_linker_reads_them():
+    import json
+
+    import pandas as pd
+
+    from secnews.training.config import load_config
+    from secnews.training.places import PLACES
+    from secnews.training.train import places_file
+
+    from .conftest import CONFIGS
+
+    rows = pd.DataFrame({"text": ["Police shot a man in Narok."] * 3 + ["Teachers marched in Kumasi."] * 3,
+                         "country": ["Kenya"] * 3 + ["Ghana"] * 3})
+    files = places_file(load_config(CONFIGS / "default.yaml"), rows, log=lambda m: None)
+    assert json.loads(files[PLACES]) == {"Kumasi": "Ghana", "Narok": "Kenya", "Police": "Kenya", "Teachers": "Ghana"}
+    assert places_file(load_config(CONFIGS / "baseline.yaml"), rows, log=lambda m: None) == {}
+    assert places_file(load_config(CONFIGS / "default.yaml"), rows.assign(country=None), log=lambda m: None) == {}

@@ -142,6 +142,7 @@ def test_acled_reader(tmp_path):
     assert df["actor"].tolist()[:3] == ["Military Forces of Russia", "Protesters", "Unidentified"]
     assert df["target"].tolist()[:3] == [["military"], [], ["civilians", "media"]]
     assert df["id"][0] == "X1" and df["date"][0] == "2021-03-02"
+    assert df["country"].tolist() == ["Ukraine", "Ghana", "Kenya", "Ghana", "Ghana"]  # what places.json learns from
 
 
 def test_acled_reader_missing_column(tmp_path):

@@ -32,7 +32,7 @@ class SingleAnswer(Answer):
 
 
 class ClosedSet(Score):
-    """What the closed-set actor head answered, when the span head decided instead."""
+    """What the closed-set actor head answered, when the span head or the places decided instead."""
 
 
 class ActorAnswer(SingleAnswer):
@@ -43,8 +43,9 @@ class ActorAnswer(SingleAnswer):
     label."""
     known: bool | None = Field(None, description="the name is a known actor (closed-set label, alias table or "
                                                  "analysts' registry); false: a name the model read but does not know")
-    decided_by: str | None = Field(None, description="'span' (the name read from the text) or 'closed' "
-                                                     "(the closed-set head)")
+    decided_by: str | None = Field(None, description="'span' (the name read from the text), 'closed' "
+                                                     "(the closed-set head) or 'places' (the closed-set head's "
+                                                     "state force, moved to the country the text's places are in)")
     span: list[int] | None = Field(None, description="[start, end) character offsets of the name")
     mention: str | None = Field(None, description="the name as written in the text")
     closed_set: ClosedSet | None = None

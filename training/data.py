@@ -224,6 +224,7 @@ def read_acled(path: Path, cfg: DataConfig, tasks: list[TaskConfig], taxonomy: T
         "target": [target(k) for k in zip(col("actor2"), col("inter2"), col("assoc_actor_2"), col("country"))],
         "actor": df["actor1"].map(actors),
         "relevance": "event",  # every ACLED record is a codable event
+        "country": col("country"),  # not a task: what the places table (places.py) learns from
     }).astype(object)
 
 

@@ -33,6 +33,7 @@ from .evaluate import compute_metrics, summary_lines
 from .labels import LabelSpace, build_space
 from .modeldir import load, sha256
 from .split import assign_split
+from .places import PLACES
 from .train import fit_model, score_split, write_model
 from .validation import validate
 
@@ -339,6 +340,8 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
     # analysts' corrections) travel inside the child too
     extra = {"comparison.json": json.dumps(comparison, indent=2, ensure_ascii=False),
              "comparison.md": render_comparison(comparison)}
+    if (parent_path / PLACES).is_file():  # the places the parent learnt: new rows rarely carry a country
+        extra[PLACES] = (parent_path / PLACES).read_text(encoding="utf-8")
     sources = []
     for source in (read["parent"] if cfg.retrain.replay_fraction > 0 else []) + read["new"] + read["feedback"]:
         files = []

@@ -27,6 +27,7 @@ from .evaluate import (
 from .labels import LabelSpace, build_space
 from .linking import read_registry, with_registry
 from .modeldir import bundle_config, library_versions, staging, write_manifest
+from .places import PLACES, learn_places
 from .spans import NOT_A_NAME, row_mentions
 from .split import assign_split
 from .surrogates import disguise
@@ -236,6 +237,19 @@ def write_model(out: Path, cfg: Config, model, spaces: dict[str, LabelSpace], me
         write_manifest(tmp, manifest)
 
 
+def places_file(cfg: Config, rows: pd.DataFrame, log: Log) -> dict[str, str]:
+    """`places.json` for a model with a span head, learnt from the training rows that carry a
+    country (ACLED): the linker moves a guessed state force to the country the text is in."""
+    if cfg.model.kind != "transformer" or cfg.model.transformer.span_task is None:
+        return {}
+    if "country" not in rows or not rows["country"].notna().any():
+        return {}
+    table = learn_places(rows["text"].tolist(), rows["country"].tolist())
+    log(f"places: {len(table):,} place words of {len(set(table.values()))} countries learnt from "
+        f"{int(rows['country'].notna().sum()):,} training notes")
+    return {PLACES: json.dumps(table, ensure_ascii=False, indent=0)}
+
+
 def train(cfg: Config, out: Path, log: Log = print) -> Path:
     t0 = time.perf_counter()
     prep = prepare(cfg, log)
@@ -243,6 +257,7 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
     test_rows = df[df["fold"] == "test"]
     if (df["fold"] != "test").sum() == 0:
         raise SecnewsError("no training rows left after validation; see the findings above")
+    places = places_file(cfg, df[df["fold"] == "train"], log)  # before the long part: a failure shows at once
     model, info = fit_model(cfg, df, spaces, log)
     fit_seconds = time.perf_counter() - t0
     log(f"evaluating on {len(test_rows):,} test rows")
@@ -258,7 +273,7 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
         log(line)
     manifest = {"data": {"format": cfg.data.format, "files": source["files"], "sources": [source],
                          "n_rows": prep.report.n_rows, "validation": prep.report.to_dict()}}
-    write_model(out, cfg, model, spaces, metrics, manifest, gold, proba)
+    write_model(out, cfg, model, spaces, metrics, manifest, gold, proba, places)
     log(f"model written to {out} in {time.perf_counter() - t0:.1f}s")
     return out
 
