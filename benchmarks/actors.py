@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from secnews.training.modeldir import load  # noqa: E402
+from secnews.training.places import learn_places, read_places  # noqa: E402
 from secnews.training.spans import name_variants  # noqa: E402
 from secnews.training.taxonomy import Taxonomy  # noqa: E402
 from secnews.training.train import prepare  # noqa: E402
@@ -105,6 +106,23 @@ def rows_of(model, spec: str, root: Path):
     return df[df["fold"] == "test"]
 
 
+def places_for(model, root: Path) -> str:
+    """The places table the linker reads: the model's own places.json, or, for a model
+    directory written before places.json existed, the same table learnt here from the ACLED
+    training rows that model was trained on (its held-out names removed): a deterministic
+    function of the training rows, as `secnews train` now writes it."""
+    if model.linker is None or read_places(model.path):
+        return "the model's places.json"
+    cfg = copy.deepcopy(model.config)
+    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [f"acled:{root}/acled/acled_events.csv.gz"], "native", None
+    cfg.data.taxonomy = str(TAXONOMY)
+    df = prepare(cfg, lambda m: None, spaces=model.spaces).df  # split.holdout_actors kept: held rows are test
+    train = df[df["fold"] == "train"]
+    model.linker.places = learn_places(train["text"].tolist(), train["country"].tolist())
+    return (f"learnt by this benchmark from the model's {len(train):,} ACLED training rows "
+            f"({len(model.linker.places):,} place words; the model directory predates places.json)")
+
+
 def answers(model, texts: list[str]) -> list[dict]:
     t0 = time.perf_counter()
     out = [a["actor"] for a in model.answers(texts, evidence=False)]
@@ -133,6 +151,7 @@ def run(args) -> dict:
     report: dict = {"command": "python benchmarks/actors.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                     "models": {"model": model.manifest.get("name"), "unseen_model": None}}
     held = holdout_names(root)
+    report["models"]["places"] = places_for(model, root)
 
     log("acled: standard test split")
     test = rows_of(model, "acled:{root}/acled/acled_events.csv.gz", root)
@@ -140,7 +159,8 @@ def run(args) -> dict:
     preds = answers(model, test["text"].tolist())
     golds = test["actor"].tolist()
     report["acled_known"] = {**accuracy(names, preds, golds), "closed_set_accuracy": closed_accuracy(model, preds, golds),
-                             "decided_by_span": round(float(np.mean([p.get("decided_by") == "span" for p in preds])), 4)}
+                             "decided_by_span": round(float(np.mean([p.get("decided_by") == "span" for p in preds])), 4),
+                             "decided_by_places": round(float(np.mean([p.get("decided_by") == "places" for p in preds])), 4)}
     named = [i for i, g in enumerate(golds) if g not in CATEGORIES]
     report["acled_known"]["named_groups"] = accuracy(names, [preds[i] for i in named], [golds[i] for i in named])
 
@@ -153,9 +173,10 @@ def run(args) -> dict:
             raise SystemExit(f"--unseen-model was trained with split.holdout_actors {sorted(trained_without)[:5]}..., "
                              f"not this benchmark's {len(held)} names: retrain with `actors.py holdout`'s command")
         rows = test[test["actor"].isin(held)]
+        places = places_for(unseen, root)
         preds_u = answers(unseen, rows["text"].tolist())
         report["unseen"] = {**accuracy(names, preds_u, rows["actor"].tolist()), "held_out_names": held,
-                            "per_name": {}}
+                            "places": places, "per_name": {}}
         for name in sorted(set(rows["actor"])):
             idx = np.flatnonzero(rows["actor"].to_numpy() == name)
             report["unseen"]["per_name"][name] = accuracy(names, [preds_u[i] for i in idx], [name] * len(idx))
