@@ -59,10 +59,6 @@ def country_of(text: str, table: dict[str, str]) -> str | None:
     return country if not rest or k >= 3 * rest[0][1] else None
 
 
-def write_places(folder: Path, table: dict[str, str]) -> None:
-    (Path(folder) / PLACES).write_text(json.dumps(table, ensure_ascii=False, indent=0), encoding="utf-8")
-
-
 def read_places(folder: Path | None) -> dict[str, str]:
     """A model directory's places table; empty for directories written before it existed."""
     path = Path(folder) / PLACES if folder else None

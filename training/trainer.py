@@ -4,7 +4,8 @@ A plain torch loop rather than transformers' Trainer: the batches carry one gold
 task with -1 / mask for rows that lack it, the loss is masked per task, and the early
 stopping metric is the tasks' mean macro-F1 — each of which the Trainer would need
 overriding for. Dynamic padding, length-grouped batches, bf16 autocast on CPU, warmup +
-linear decay (by steps or by the clock, whichever ends first), early stopping on validation, and a wall-clock budget."""
+linear decay (to the last step or the wall-clock budget, whichever ends first), early
+stopping on validation."""
 from __future__ import annotations
 
 import copy
