@@ -97,12 +97,19 @@ def holdout_names(root: Path, seed: int = 0, share: float = 0.2) -> list[str]:
     return sorted(rng.choice(pool, size=int(round(share * len(pool))), replace=False).tolist())
 
 
-def rows_of(model, spec: str, root: Path):
+def prepared(model, spec: str, root: Path, holdout: bool = False):
+    """`spec`'s rows read and split with the model's own config; with `holdout`, the model's
+    split.holdout_actors stay out of train as they did in its training."""
     cfg = copy.deepcopy(model.config)  # the data to read; the model keeps its own
     cfg.data.paths, cfg.data.format, cfg.data.max_rows = [spec.format(root=root)], "native", None
     cfg.data.taxonomy = str(TAXONOMY)
-    cfg.split.holdout_actors = []
-    df = prepare(cfg, lambda m: None, spaces=model.spaces).df
+    if not holdout:
+        cfg.split.holdout_actors = []
+    return prepare(cfg, lambda m: None, spaces=model.spaces).df
+
+
+def rows_of(model, spec: str, root: Path):
+    df = prepared(model, spec, root)
     return df[df["fold"] == "test"]
 
 
@@ -113,10 +120,7 @@ def places_for(model, root: Path) -> str:
     function of the training rows, as `secnews train` now writes it."""
     if model.linker is None or read_places(model.path):
         return "the model's places.json"
-    cfg = copy.deepcopy(model.config)
-    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [f"acled:{root}/acled/acled_events.csv.gz"], "native", None
-    cfg.data.taxonomy = str(TAXONOMY)
-    df = prepare(cfg, lambda m: None, spaces=model.spaces).df  # split.holdout_actors kept: held rows are test
+    df = prepared(model, "acled:{root}/acled/acled_events.csv.gz", root, holdout=True)
     train = df[df["fold"] == "train"]
     model.linker.places = learn_places(train["text"].tolist(), train["country"].tolist())
     return (f"learnt by this benchmark from the model's {len(train):,} ACLED training rows "

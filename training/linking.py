@@ -7,6 +7,7 @@ Known actors are the closed-set head's labels, the alias table the model was tra
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 from .errors import SecnewsError
 from .labels import LabelSpace
 from .places import country_of, read_places
-from .spans import ACRONYM, Span
+from .spans import ACRONYM, Span, mention_pattern
 from .taxonomy import ActorNormalizer, StateForces
 
 CATEGORIES = {"other", "unidentified", "protesters", "rioters", "civilians"}
@@ -121,6 +122,13 @@ def expand_acronym(acronym: str, text: str) -> str | None:
         if initials == acronym.replace("-", ""):
             return " ".join(words[-k:])
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern | None:
+    """A role's or a country's words as one compiled pattern (spans.mention_pattern), kept:
+    the linker asks for the same few lists on every article."""
+    return mention_pattern(list(words))
 
 
 class ActorLinker:
@@ -239,11 +247,9 @@ class ActorLinker:
         mentions (no "police", "troops", ... anywhere) is a guess from the place: a
         closed head that never saw Al Shabaab is 0.99 sure Kenyan notes are about Kenya's
         military, while the span head reads "Al Shabaab militants stormed ..."."""
-        span = self.choose(text, candidates)
-        if closed_label.lower() not in CATEGORIES and closed_score >= self.defer:
-            if span is None or self.mentioned(closed_label, text):
-                return None
-        return span
+        if closed_label.lower() not in CATEGORIES and closed_score >= self.defer and self.mentioned(closed_label, text):
+            return None
+        return self.choose(text, candidates)
 
     def mentioned(self, label: str, text: str) -> bool:
         """Whether the text could be about `label`: for a state force, one of its role words
@@ -272,7 +278,8 @@ class ActorLinker:
 
     @staticmethod
     def _says(text: str, words: list[str]) -> bool:
-        return any(re.search(r"(?<![\w])" + re.escape(w) + r"(?![\w])", text, re.IGNORECASE) for w in words)
+        pattern = _words_pattern(tuple(words))
+        return pattern is not None and pattern.search(text) is not None
 
     @staticmethod
     def closed(label: str) -> dict:
