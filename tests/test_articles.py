@@ -71,7 +71,8 @@ def reader(tmp_path_factory):
     encoder = make_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert", VOCAB)
     spaces = {k: LabelSpace.from_dict(v.to_dict()) for k, v in SPACES.items()}
     backend = build(TransformerConfig(encoder=str(encoder), max_length=48, stride=8, dropout=0.0,
-                                      pooling="attention", max_train_windows=3), spaces, seed=0)
+                                      pooling="attention", reader_per_task=True, max_train_windows=3),
+                    spaces, seed=0)
     rows = composed_rows(np.random.default_rng(0), 48)
     fit(backend, [r[0] for r in rows], gold_of(rows), [], {},
         TrainConfig(epochs=25, batch_size=8, lr=2e-3, warmup_ratio=0.0, bf16=False, eval_every=10_000,

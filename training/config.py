@@ -100,6 +100,9 @@ class TransformerConfig:
     # mean: score each window alone, the strongest window per label wins (models before the reader)
     pooling: Literal["mean", "attention"] = "mean"
     positions: int = 16  # sentence positions the reader tells apart (later sentences share the last)
+    # attention: one attention per task (each task reads the sentences that tell it most)
+    # instead of one shared by all; false for models trained before it
+    reader_per_task: bool = False
     max_train_windows: int = 4  # training reads the first windows of a long text; prediction all of them
     description_scale: float = 2.0  # norm of a head row initialised from a label description
     # a task (actor) also read as a span of the text: the name of the group said to be behind

@@ -80,27 +80,41 @@ class SentenceAttention(nn.Module):
     holds every later one) and a learned per-position bias. The bias starts as the
     inverted pyramid of news writing (the first sentences weigh more), so that a long
     article's twenty background paragraphs do not drown the lede before training has
-    taught the reader anything; training moves it where the data says."""
+    taught the reader anything; training moves it where the data says.
+    `outputs` > 1: one attention per task over the same sentences (the event is in the lede,
+    the attribution often in a later quote, and MUC-3/4's targets are gathered over every
+    incident an article reports): each task adds its own score to the shared one, starting
+    at nothing, so a task leaves the shared reading only where its labels pull it away."""
 
-    def __init__(self, hidden: int, positions: int, dim: int = 128):
+    def __init__(self, hidden: int, positions: int, dim: int = 128, outputs: int = 1):
         super().__init__()
         self.positions = positions
         self.proj = nn.Linear(hidden, dim)
         self.pos = nn.Embedding(positions, dim)
         self.score = nn.Linear(dim, 1, bias=False)
         self.prior = nn.Parameter(torch.tensor([2.0, 1.0, 0.5][:positions] + [0.0] * max(0, positions - 3)))
+        self.task_score = nn.Linear(dim, outputs, bias=False) if outputs > 1 else None
+        if self.task_score is not None:
+            nn.init.zeros_(self.task_score.weight)
 
     def forward(self, sent_vec: torch.Tensor, sent_pos: torch.Tensor) -> torch.Tensor:
+        """Per sentence, one score per output: (sentences, outputs)."""
         pos = sent_pos.clamp(max=self.positions - 1)
-        return (self.score(torch.tanh(self.proj(sent_vec) + self.pos(pos))).squeeze(-1) + self.prior[pos]).float()
+        h = torch.tanh(self.proj(sent_vec) + self.pos(pos))
+        scores = self.score(h) + self.prior[pos].unsqueeze(1)
+        if self.task_score is not None:
+            scores = scores + self.task_score(h)
+        return scores.float()
 
 
 def segment_softmax(scores: torch.Tensor, segment: torch.Tensor, n: int) -> torch.Tensor:
-    """Softmax of `scores` within each segment (the sentences of one article)."""
-    top = torch.full((n,), -torch.inf, dtype=scores.dtype, device=scores.device)
-    top = top.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
+    """Softmax of `scores` (sentences, outputs) within each segment (the sentences of one
+    article), per output column."""
+    index = segment.unsqueeze(1).expand_as(scores)
+    top = torch.full((n, scores.shape[1]), -torch.inf, dtype=scores.dtype, device=scores.device)
+    top = top.scatter_reduce(0, index, scores, reduce="amax", include_self=True)
     e = torch.exp(scores - top[segment])
-    total = torch.zeros(n, dtype=scores.dtype, device=scores.device).index_add_(0, segment, e)
+    total = torch.zeros(n, scores.shape[1], dtype=scores.dtype, device=scores.device).index_add_(0, segment, e)
     return e / total[segment].clamp(min=1e-12)
 
 
@@ -108,7 +122,8 @@ def segment_softmax(scores: torch.Tensor, segment: torch.Tensor, n: int) -> torc
 class ReadOut:
     """What one read of a batch gives: per task the article logits; with sentences, each
     sentence's vector and attention (evidence); with a span head, per width group the
-    in-span logit of every token (the attributed actor's name)."""
+    in-span logit of every token (the attributed actor's name). `alpha` is (sentences,
+    readers): one column per task with per-task attention, else one shared column."""
     logits: dict[str, torch.Tensor]
     sent_vec: torch.Tensor | None = None
     alpha: torch.Tensor | None = None
@@ -118,14 +133,15 @@ class ReadOut:
 
 class MultiTaskModel(nn.Module):
     def __init__(self, encoder: nn.Module, spaces: dict[str, LabelSpace], dropout: float = 0.1,
-                 pooling: str = "mean", positions: int = 16, span: bool = False):
+                 pooling: str = "mean", positions: int = 16, span: bool = False, per_task: bool = False):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(s.labels)) for name, s in spaces.items()})
         self.pooling = pooling
-        self.reader = SentenceAttention(hidden, positions) if pooling == "attention" else None
+        self.reader = SentenceAttention(hidden, positions, outputs=len(spaces) if per_task else 1) \
+            if pooling == "attention" else None
         # token-level: is this token part of the name of the group the text says is behind it?
         self.span = nn.Linear(hidden, 1) if span else None
 
@@ -163,15 +179,20 @@ class MultiTaskModel(nn.Module):
             alpha = segment_softmax(self.reader(sent_vec, sent_pos[present]), art, n_articles)
         else:  # the mean of the article's tokens, each sentence weighted by its token count
             tokens = torch.zeros(n_articles, dtype=counts.dtype, device=counts.device).index_add_(0, art, counts)
-            alpha = (counts / tokens[art].clamp(min=1.0)).float()
-        article = torch.zeros(n_articles, sent_vec.shape[1], dtype=torch.float32, device=flat.device)
-        article = article.index_add_(0, art, alpha.unsqueeze(1) * sent_vec)
+            alpha = (counts / tokens[art].clamp(min=1.0)).float().unsqueeze(1)
+        # (articles, readers, hidden): each reader's weighted sum of the article's sentences
+        article = torch.zeros(n_articles, alpha.shape[1], sent_vec.shape[1], dtype=torch.float32, device=flat.device)
+        article = article.index_add_(0, art, alpha.unsqueeze(2) * sent_vec.unsqueeze(1))
         pooled = self.dropout(article)
-        logits = {name: head(pooled).float() for name, head in self.heads.items()}
+        logits = {name: head(pooled[:, self.reader_of(i)]).float() for i, (name, head) in enumerate(self.heads.items())}
         out = ReadOut(logits, tokens=tokens if self.span is not None else None)
         if with_sentences:
             out.sent_vec, out.alpha, out.present = sent_vec, alpha, present
         return out
+
+    def reader_of(self, task: int) -> int:
+        """The attention column task number `task` (in head order) reads with."""
+        return task if self.reader is not None and self.reader.task_score is not None else 0
 
 
 def probabilities(logits: dict[str, torch.Tensor], spaces: dict[str, LabelSpace]) -> dict[str, np.ndarray]:
@@ -424,9 +445,10 @@ class TransformerBackend:
         art = batch.sent_article.cpu().numpy()[present]
         alpha = alpha.float().cpu().numpy()
         vec = sent_vec.float().cpu().numpy()
-        for name, space in self.spaces.items():
+        for t, (name, space) in enumerate(self.spaces.items()):
             head = self.model.heads[name]
             w = head.weight.detach().float().cpu().numpy() / space.temperature  # (L, H)
+            a = alpha[:, self.model.reader_of(t)]
             for b in range(len(arts)):
                 rows = np.flatnonzero(art == b)
                 if not len(rows):
@@ -434,10 +456,10 @@ class TransformerBackend:
                 h = vec[rows] - vec[rows].mean(axis=0, keepdims=True)
                 push = h @ w.T  # (S, L): each sentence's raise of each label's logit
                 if space.type != "multi":  # a softmax label gains only what the others do not
-                    z = (alpha[rows, None] * vec[rows]).sum(0) @ w.T
+                    z = (a[rows, None] * vec[rows]).sum(0) @ w.T
                     p = np.exp(z - z.max())
                     push = push - (push @ (p / p.sum()))[:, None]
-                best[name][arts[b]] = present[rows[np.argmax(alpha[rows, None] * push, axis=0)]] - batch.sent_offset[b]
+                best[name][arts[b]] = present[rows[np.argmax(a[rows, None] * push, axis=0)]] - batch.sent_offset[b]
 
     def _predict_windows(self, texts: list[str]) -> dict[str, np.ndarray]:
         ids, owner = self.windows([t if t.strip() else "." for t in texts])
@@ -538,7 +560,8 @@ class TransformerBackend:
 
             encoder = OnnxEncoder(folder / FILES[cfg.runtime], AutoConfig.from_pretrained(enc_dir))
         tokenizer = AutoTokenizer.from_pretrained(enc_dir)
-        model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions, cfg.span_task is not None)
+        model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions, cfg.span_task is not None,
+                               cfg.reader_per_task)
         model.heads.load_state_dict(load_file(str(folder / HEADS_FILE)))
         if model.reader is not None:
             model.reader.load_state_dict(load_file(str(folder / READER_FILE)))
@@ -564,6 +587,8 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
                          f"({', '.join(spaces)})")
     if cfg.span_task is not None and cfg.pooling != "attention":
         raise SecnewsError("model.transformer.span_task needs pooling: attention (the span head reads the article's windows)")
+    if cfg.reader_per_task and cfg.pooling != "attention":
+        raise SecnewsError("model.transformer.reader_per_task needs pooling: attention (it splits the sentence reader per task)")
     model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions,
-                           cfg.span_task is not None).to(pick_device(cfg.device))
+                           cfg.span_task is not None, cfg.reader_per_task).to(pick_device(cfg.device))
     return TransformerBackend(model, tokenizer, spaces, cfg)
