@@ -85,7 +85,8 @@ class SecNews:
         _stores.append(self.feedback_store)
         self.open_tasks = open_tasks
         self.batcher = Batcher(self.classify_batch, LIMITS.max_batch_articles, LIMITS.max_batch_chars,
-                               size=Article.chars, observe=BATCH_ARTICLES.observe)
+                               size=Article.chars, observe=BATCH_ARTICLES.observe,
+                               linger_s=LIMITS.batch_linger_ms / 1000)
 
     @bentoml.api(route="/classify")
     async def classify(self, articles: ArticleList) -> Results:

@@ -19,6 +19,8 @@ class ServeConfig:
     max_id_chars: int = 200
     max_batch_articles: int = 32  # serving/batcher.py: articles and characters per model call
     max_batch_chars: int = 200_000
+    # under load, the longest wait for a call as big as the last one (serving/batcher.py); 0: none
+    batch_linger_ms: int = 20
     timeout_s: int = 120
     # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
     max_in_flight: int = 64
@@ -41,6 +43,7 @@ def load_serve_config(path: str | Path | None = None) -> ServeConfig:
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     for name, value in vars(cfg).items():
-        if isinstance(value, int) and value < 1:
-            raise ConfigError(f"{path}: {name} must be at least 1, found {value}")
+        least = 0 if name == "batch_linger_ms" else 1
+        if isinstance(value, int) and value < least:
+            raise ConfigError(f"{path}: {name} must be at least {least}, found {value}")
     return cfg

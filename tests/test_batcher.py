@@ -82,3 +82,58 @@ def test_a_cancelled_request_is_not_sent_to_the_model():
     got = asyncio.run(behind_a_busy_call(model, b, [["gone"], ["kept"]], cancel=0))
     assert isinstance(got[0], asyncio.CancelledError) and got[1] == ["answer:kept"]
     assert model.calls == [["x"], ["kept"]]
+
+
+def test_under_load_the_next_call_waits_for_a_burst_as_big_as_the_last_call():
+    """After a call of 4 articles, requests arriving a few milliseconds apart go in together."""
+    model = Model()
+
+    async def go():
+        b = Batcher(model, max_articles=32, max_chars=1000, size=len, linger_s=5.0)
+        await b(["a", "b", "c", "d"])
+        first = asyncio.ensure_future(b(["e"]))
+        later = []
+        for item in ("f", "g", "h"):
+            await asyncio.sleep(0.01)
+            later.append(asyncio.ensure_future(b([item])))
+        return await asyncio.wait_for(asyncio.gather(first, *later), 5)
+
+    assert asyncio.run(go()) == [["answer:e"], ["answer:f"], ["answer:g"], ["answer:h"]]
+    assert model.calls == [["a", "b", "c", "d"], ["e", "f", "g", "h"]]
+
+
+def test_a_lone_client_never_waits_for_company():
+    """After a call of one article, the next request is enough: no linger, however long."""
+    model = Model()
+
+    async def go():
+        b = Batcher(model, max_articles=32, max_chars=1000, size=len, linger_s=30.0)
+        for item in ("a", "b", "c"):
+            assert await asyncio.wait_for(b([item]), 2) == [f"answer:{item}"]
+
+    asyncio.run(go())
+    assert model.calls == [["a"], ["b"], ["c"]]
+
+
+def test_the_wait_ends_at_linger_s_when_the_burst_does_not_come():
+    model = Model()
+
+    async def go():
+        b = Batcher(model, max_articles=32, max_chars=1000, size=len, linger_s=0.05)
+        await b(["a", "b", "c"])
+        return await asyncio.wait_for(b(["d"]), 2)
+
+    assert asyncio.run(go()) == ["answer:d"]
+    assert model.calls == [["a", "b", "c"], ["d"]]
+
+
+def test_the_linger_setting_takes_zero_and_refuses_a_negative_wait(tmp_path):
+    from secnews.serving.settings import load_serve_config
+    from secnews.training.config import ConfigError
+
+    path = tmp_path / "serve.yaml"
+    path.write_text("batch_linger_ms: 0\n")
+    assert load_serve_config(path).batch_linger_ms == 0
+    path.write_text("batch_linger_ms: -5\n")
+    with pytest.raises(ConfigError, match="batch_linger_ms must be at least 0, found -5"):
+        load_serve_config(path)
