@@ -62,7 +62,8 @@ def main() -> None:
         if f.get("n"):
             print(f"{task}: macro-F1 fp32 {f['macro_f1']:.4f} bf16 {b['macro_f1']:.4f} ({b['macro_f1'] - f['macro_f1']:+.4f})")
     if args.out:
-        args.out.write_text(json.dumps({"model": str(args.model), "n": len(texts), **results}, indent=2))
+        args.out.write_text(json.dumps({"command": "python benchmarks/precision.py " + " ".join(sys.argv[1:]),
+                                        "model": str(args.model), "n": len(texts), **results}, indent=2))
 
 
 if __name__ == "__main__":

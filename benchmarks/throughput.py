@@ -14,8 +14,11 @@ Measured, in articles/s:
 - the same model with its encoder on ONNX Runtime (`secnews export-onnx`, fp32 and int8);
 - agreement of the event evidence with the earlier second pass over every sentence (500
   MUC-3/4 articles: share of identical sentences);
-- `secnews score` over the texts, and the service at 32 clients (one article per request)
-  against in-process `predict`; p99 at 1 client for articles of at most 300 words;
+- `secnews score` over the texts against the bare forward (medians of 3 alternating runs
+  of each), and the service at 32 clients (one article per request,
+  benchmarks/serve.py's bare asyncio client) against in-process `predict` in batches of 64
+  and of 32 (the largest call 32 one-article clients can give the server); p99 at 1 client
+  for articles of at most 300 words;
 - the machine's limit: fp32 and bf16 GEMM throughput (`torch.matmul`, square matrices) and
   the FLOPs the bare forward spends (counted from the shapes it ran, padding included).
 Also each variant's macro-F1 on the ACLED notes against torch fp32 (the accuracy gate over the
@@ -141,6 +144,7 @@ def evidence_agreement(model, articles: list[str]) -> dict:
     return {"articles": len(articles), "identical_share": round(float(np.mean(same)), 4)}
 
 
+SCORE_REPEATS = 3
 ACCURACY_GATE = 0.003  # issue 13: largest |macro-F1 - fp32's| over tasks for a runtime to be adoptable
 
 
@@ -192,6 +196,18 @@ def main() -> None:
     r["bare_share_of_bf16_peak"] = round(achieved / (r["gemm_bf16_gflops"] * 1e9), 3)
     log(f"bare forward {bare:.1f} articles/s, {achieved / 1e9:.1f} GFLOP/s; GEMM fp32 {r['gemm_fp32_gflops']} "
         f"bf16 {r['gemm_bf16_gflops']} GFLOP/s")
+    # the scorer against the bare forward, alternately, SCORE_REPEATS times each: on the 2 shared
+    # cores one pass of either moves by about 5% from run to run (session 8: 64.8 to 71.2 for
+    # the same scoring command), as much as the gap being measured. Before the peers: in a run
+    # where it came after them (their models still held by this process) the scorer ran at
+    # 0.774 of the bare forward, against 0.87-1.0 in runs of its own
+    runs = {"bare": [], "score": []}
+    for _ in range(SCORE_REPEATS):
+        runs["bare"].append(round(bare_forward(model.backend, texts)[0], 1))
+        runs["score"].append(scored(args.model, texts))
+    r["score_articles_per_s"] = float(np.median(runs["score"]))
+    r["score_over_bare"] = round(r["score_articles_per_s"] / float(np.median(runs["bare"])), 3)
+    r["score_and_bare_runs"] = runs
     r["hf_pipeline_articles_per_s"] = round(hf_pipeline(args.model, texts, len(model.spaces["event_type"].labels)), 1)
     log(f"HF pipeline fp32: {r['hf_pipeline_articles_per_s']} articles/s")
     f1 = {"torch_" + r["precision"]: macro_f1(model, notes, cfg)}
@@ -204,6 +220,7 @@ def main() -> None:
             r[f"{name}_articles_per_s"] = round(rate(onnx.answers, texts), 1)
             f1[name] = macro_f1(onnx, notes, cfg)
             log(f"{name}: {r[f'{name}_articles_per_s']} articles/s")
+            del onnx  # its ONNX Runtime threads must not outlive the race
     best_onnx = max(r["onnx_fp32_articles_per_s"], r["onnx_int8_articles_per_s"])
     muc = texts[len(notes):]
     r["evidence_agreement_muc"] = evidence_agreement(model, (muc or texts)[:500])
@@ -227,8 +244,6 @@ def main() -> None:
                                             for t, m in p["fp32"]["tasks"].items()), 4)
         r["macro_f1_delta_max_source"] = (f"benchmarks/results/precision_default.json: bf16 against fp32 on the full "
                                           f"ACLED test split ({p['n']:,} notes) of {p['model']}")
-    r["score_articles_per_s"] = scored(args.model, texts)
-    r["score_over_bare"] = round(r["score_articles_per_s"] / bare, 3)
     log(f"secnews score: {r['score_articles_per_s']} articles/s")
     short = [t for t in notes["text"].tolist() if len(t.split()) <= 300]
     in_process = rate(model.answers, notes["text"].tolist())
@@ -236,6 +251,10 @@ def main() -> None:
     r["in_process_predict_acled_articles_per_s"] = round(in_process, 1)
     r["served_32_clients_articles_per_s"] = s["at_32"]["articles_per_s"]
     r["served_over_in_process"] = round(s["at_32"]["articles_per_s"] / in_process, 3)
+    # 32 clients with one article each never give the server a call bigger than 32
+    in_process_32 = rate(model.answers, notes["text"].tolist(), batch=32)
+    r["in_process_predict_acled_batch_32_articles_per_s"] = round(in_process_32, 1)
+    r["served_over_in_process_batch_32"] = round(s["at_32"]["articles_per_s"] / in_process_32, 3)
     r["served_1_client_p99_ms_300_words"] = s["at_1_short"]["p99_ms"]
     r["served"] = s
     log(json.dumps({k: v for k, v in r.items() if k not in ("served", "macro_f1_on_acled_notes")}, indent=1))
