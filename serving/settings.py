@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -20,7 +20,7 @@ class ServeConfig:
     max_batch_articles: int = 32  # serving/batcher.py: articles and characters per model call
     max_batch_chars: int = 200_000
     # under load, the longest wait for a call as big as the last one (serving/batcher.py); 0: none
-    batch_linger_ms: int = 20
+    batch_linger_ms: int = field(default=20, metadata={"least": 0})
     timeout_s: int = 120
     # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
     max_in_flight: int = 64
@@ -42,8 +42,8 @@ def load_serve_config(path: str | Path | None = None) -> ServeConfig:
         cfg = _build(ServeConfig, raw or {}, "")
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
-    for name, value in vars(cfg).items():
-        least = 0 if name == "batch_linger_ms" else 1
+    for f in fields(cfg):  # every number is at least 1 unless its field says otherwise
+        value, least = getattr(cfg, f.name), f.metadata.get("least", 1)
         if isinstance(value, int) and value < least:
-            raise ConfigError(f"{path}: {name} must be at least {least}, found {value}")
+            raise ConfigError(f"{path}: {f.name} must be at least {least}, found {value}")
     return cfg

@@ -65,13 +65,14 @@ def gold_of(rows):
             "relevance": RELEVANCE.encode([r[3] for r in rows])}
 
 
-@pytest.fixture(scope="module")
-def reader(tmp_path_factory):
-    """A tiny BERT with the article reader, trained on composed articles."""
+@pytest.fixture(scope="module", params=[False, True], ids=["shared_attention", "per_task_attention"])
+def reader(tmp_path_factory, request):
+    """A tiny BERT with the article reader, trained on composed articles: the default's one
+    shared attention, and the per-task option (model.transformer.reader_per_task)."""
     encoder = make_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert", VOCAB)
     spaces = {k: LabelSpace.from_dict(v.to_dict()) for k, v in SPACES.items()}
     backend = build(TransformerConfig(encoder=str(encoder), max_length=48, stride=8, dropout=0.0,
-                                      pooling="attention", reader_per_task=True, max_train_windows=3),
+                                      pooling="attention", reader_per_task=request.param, max_train_windows=3),
                     spaces, seed=0)
     rows = composed_rows(np.random.default_rng(0), 48)
     fit(backend, [r[0] for r in rows], gold_of(rows), [], {},
