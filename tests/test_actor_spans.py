@@ -337,3 +337,31 @@ def test_training_writes_places_only_where_the_linker_reads_them():
     assert json.loads(files[PLACES]) == {"Kumasi": "Ghana", "Narok": "Kenya", "Police": "Kenya", "Teachers": "Ghana"}
     assert places_file(load_config(CONFIGS / "baseline.yaml"), rows, log=lambda m: None) == {}
     assert places_file(load_config(CONFIGS / "default.yaml"), rows.assign(country=None), log=lambda m: None) == {}
+
+
+def test_a_rare_group_folded_into_other_still_trains_its_span():
+    """The closed head calls a group it saw too rarely `Other`; the span head must still learn
+    where the text names it, or it learns to overlook exactly the groups it does not know."""
+    import pandas as pd
+
+    from secnews.training.config import load_config
+    from secnews.training.labels import build_space
+    from secnews.training.train import actor_mentions
+    from secnews.training.validation import coded_column, validate
+
+    from .conftest import CONFIGS
+
+    cfg = load_config(CONFIGS / "default.yaml")
+    task = cfg.task("actor")
+    space = build_space(task, ["Al Shabaab"] * 6 + ["Unidentified"] * 6 + ["MRC: Mombasa Republican Council"])
+    df = pd.DataFrame({"id": ["a", "b", "c"], "text": ["Al Shabaab fighters raided a post.",
+                                                       "Unidentified gunmen shot a trader.",
+                                                       "Suspected MRC members kidnapped a chief in Kwale."],
+                       "actor": ["Al Shabaab", "Unidentified", "MRC: Mombasa Republican Council"]})
+    df, _ = validate(df, [task], {"actor": space})
+    assert df["actor"].tolist() == ["Al Shabaab", "Unidentified", "Other"]
+    assert df[coded_column("actor")].tolist()[2] == "MRC: Mombasa Republican Council"
+    mentions = actor_mentions(df, cfg)
+    assert [df["text"][2][a:b] for a, b in mentions[2]] == ["MRC"]
+    assert [df["text"][0][a:b] for a, b in mentions[0]] == ["Al Shabaab"]
+    assert mentions[1] == []

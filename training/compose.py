@@ -25,6 +25,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import SecnewsError
+from .validation import coded_column
 
 # how a wire story brings up an earlier incident
 CONNECTORS = ["Earlier this month, ", "Last week, ", "In a separate incident, ", "Days earlier, ",
@@ -92,6 +93,7 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
     event_col = cfg.task(cfg.train.balance_task).source if cfg.train.balance_task in {t.name for t in cfg.tasks} else None
     events = rows[_short(rows) & rows["relevance"].eq("event")] if "relevance" in rows else rows[_short(rows)]
     paras = {role: [p for p in texts if _fold_of(p) == fold] or texts for role, texts in paragraphs.items()}
+    coded = [coded_column(t) for t in tasks if coded_column(t) in rows.columns]
     columns = [*rows.columns.difference(["origin"]), "origin"]
     if events.empty:
         return pd.DataFrame(columns=columns), set()
@@ -120,7 +122,7 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
         text = _article(lede["text"], body, rng.random() < c.lede_first)
         rec = {"id": f"composed:{lede['id']}:{j}", "text": text, "split_key": text, "date": lede.get("date"),
                "split": None, "fold": fold, "origin": "composed"}
-        rec.update({t: lede[t] for t in tasks})
+        rec.update({t: lede[t] for t in [*tasks, *coded]})
         out.append(rec)
     n_neg = int(round(c.negatives * len(rows))) if n_ledes is None else int(round(c.negatives * n))
     if "relevance" in tasks and paras.get("nonevent"):
@@ -132,7 +134,7 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
             text = "\n\n".join(dict.fromkeys(body))
             rec = {"id": f"composed:none:{fold}:{j}", "text": text, "split_key": text, "date": None, "split": None,
                    "fold": fold, "origin": "composed"}
-            rec.update({t: None for t in tasks})
+            rec.update({t: None for t in [*tasks, *coded]})
             rec["relevance"] = "none"
             out.append(rec)
     composed = pd.DataFrame(out, columns=columns)

@@ -32,7 +32,7 @@ from .spans import NOT_A_NAME, row_mentions
 from .split import assign_split
 from .surrogates import disguise
 from .taxonomy import Taxonomy
-from .validation import Report, validate
+from .validation import Report, coded_column, validate
 
 Log = Callable[[str], None]
 
@@ -120,8 +120,11 @@ def actor_mentions(rows: pd.DataFrame, cfg: Config) -> list | None:
     # the alias table, and the names analysts confirmed since the last training
     aliases = with_registry(taxonomy.actors.names, read_registry())
     relevance = rows["relevance"].tolist() if "relevance" in rows else None
-    return row_mentions(rows["text"].tolist(), rows[cfg.task(name).source].tolist(), relevance, aliases,
-                        taxonomy.states)
+    # the name as coded, not the closed-set label: a rare group folded into Other is still
+    # named in its text, and "no span" there would teach the head to overlook unknown groups
+    source = cfg.task(name).source
+    names = rows.get(coded_column(source), rows[source])
+    return row_mentions(rows["text"].tolist(), names.tolist(), relevance, aliases, taxonomy.states)
 
 
 def disguised(rows: pd.DataFrame, mentions: list, cfg: Config, spaces: dict[str, LabelSpace],

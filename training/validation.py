@@ -1,8 +1,9 @@
 """Validation reports what it finds, with counts and example rows; it never drops silently.
 
 It also applies the label spaces: labels outside a task's space fold into its `other_label`
-when it has one, else they are cleared from the row (which keeps its other tasks); rows with
-empty text are removed."""
+when it has one (the label as coded stays in `coded_column`: the span head learns to find a
+rare actor's name even though the closed head calls it Other), else they are cleared from
+the row (which keeps its other tasks); rows with empty text are removed."""
 from __future__ import annotations
 
 import re
@@ -59,6 +60,12 @@ def _set(df: pd.DataFrame, col: str, values: list) -> None:
     df[col] = pd.Series(values, index=df.index, dtype=object)
 
 
+def coded_column(col: str) -> str:
+    """Where a single-label task's label as coded is kept when validation folds it into
+    `other_label` ("MRC: Mombasa Republican Council", where the task's column says Other)."""
+    return f"{col}_coded"
+
+
 def near_key(text: str) -> str:
     """Lower-case letters only: catches copies that differ in numbers, punctuation or spacing."""
     return re.sub(r"[^a-z]+", " ", text.lower()).strip()
@@ -83,6 +90,7 @@ def validate(df: pd.DataFrame, tasks: list[TaskConfig], spaces: dict[str, LabelS
             else:
                 tail = [v is not None and v not in space.labels for v in df[col]]
                 names = Counter(v for v, t in zip(df[col], tail) if t)
+                _set(df, coded_column(col), list(df[col]))
                 _set(df, col, [other if t else v for v, t in zip(df[col], tail)])
             report.add("other_label", sum(tail),
                        f"{task.name}: rows whose label is outside the {len(space.labels) - 1} kept labels "
