@@ -240,6 +240,17 @@ def test_places_learnt_from_notes_name_the_country():
     assert country_of("Nothing known here.", table) is None
 
 
+def test_a_weak_name_span_answers_only_where_the_closed_head_says_other():
+    linker = ActorLinker({}, ["Al Shabaab", "Unidentified", "Other"], {}, cutoff=0.5, floor=0.2)
+    text = "Suspected MRC members kidnapped a chief in Kwale, police said."
+    weak, sure = [Span(10, 13, 0.3)], [Span(10, 13, 0.7)]
+    assert linker.decide("Other", 0.8, text, weak).text(text) == "MRC"  # a flagged name, not "Other"
+    assert linker.decide("Unidentified", 0.8, text, weak) is None  # "nobody" stands against a weak name
+    assert linker.decide("Unidentified", 0.8, text, sure).text(text) == "MRC"
+    a = linker.answer({"label": "Other", "score": 0.8, "uncertain": False}, text, weak, [], evidence=False)
+    assert (a["label"], a["known"], a["decided_by"], a["uncertain"]) == ("MRC", False, "span", True)
+
+
 def test_linker_reads_state_forces_against_the_text():
     from pathlib import Path
 

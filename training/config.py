@@ -109,6 +109,9 @@ class TransformerConfig:
     # the event, found by a token head (open set: a group never seen in training can be named)
     span_task: str | None = None
     span_cutoff: float = 0.5  # token in-span probability for a token to be part of the name
+    # when the closed head answers Other (a group outside its labels), a name span down to
+    # this sure still names it: "Other" tells nobody anything, a flagged name does
+    span_floor: float = 0.2
     # the closed-set head keeps its answer when at least this sure of a named actor (not Other):
     # on 3,000 validation rows of the default model (ACLED, GTD, MUC-3/4), where the span head
     # named someone and the closed head was this sure, the closed answer was right 97% of the
@@ -397,6 +400,9 @@ def _check(cfg: Config) -> None:
     if not 8 <= tc.max_length <= 8192 or not 0 <= tc.stride < tc.max_length // 2:
         raise ConfigError(f"model.transformer: expected 8 <= max_length and 0 <= stride < max_length / 2, "
                           f"found max_length {tc.max_length}, stride {tc.stride}")
+    if not 0 < tc.span_floor <= tc.span_cutoff <= 1:
+        raise ConfigError(f"model.transformer.span_floor, span_cutoff: expected 0 < span_floor <= span_cutoff <= 1, "
+                          f"found {tc.span_floor} and {tc.span_cutoff}")
     if not 0 <= tc.span_disguise <= 1:
         raise ConfigError(f"model.transformer.span_disguise: expected a share in [0, 1], found {tc.span_disguise}")
     if not 0 <= cfg.retrain.tolerance <= 1 or not 0 <= cfg.retrain.replay_fraction <= 1:

@@ -133,10 +133,13 @@ def _words_pattern(words: tuple[str, ...]) -> re.Pattern | None:
 
 class ActorLinker:
     def __init__(self, spec: dict, labels: list[str], registry: dict[str, list[str]], threshold: float = 0.5,
-                 states: StateForces | None = None, defer: float = 2.0, places: dict[str, str] | None = None):
+                 states: StateForces | None = None, defer: float = 2.0, places: dict[str, str] | None = None,
+                 cutoff: float = 0.5, floor: float = 0.2):
         spec = dict(spec or {})
         self.places = places or {}  # place word -> country (places.py), learnt at training time
         self.defer = defer  # closed-set answers of a named actor at least this sure stand
+        # a candidate span names the actor at `cutoff`; at `floor` when the closed head says Other
+        self.cutoff, self.floor = cutoff, floor
         self.states = states or StateForces({})
         aliases = with_registry(spec.get("aliases") or {}, registry)
         spec["aliases"] = aliases
@@ -163,9 +166,10 @@ class ActorLinker:
             return {}
 
         labels = space.labels if space is not None else []
-        defer = getattr(getattr(getattr(config, "model", None), "transformer", None), "span_defer", 2.0)
+        tc = getattr(getattr(config, "model", None), "transformer", None)
         return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
-                   StateForces(table("states.yaml")), defer, read_places(path))
+                   StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
+                   getattr(tc, "span_cutoff", 0.5), getattr(tc, "span_floor", 0.5))
 
     def name(self, raw: str, text: str) -> tuple[str, bool]:
         """The normalised name of a span and whether it is a known actor."""
@@ -246,10 +250,13 @@ class ActorLinker:
         otherwise the strongest candidate that reads as a name. A state force the text never
         mentions (no "police", "troops", ... anywhere) is a guess from the place: a
         closed head that never saw Al Shabaab is 0.99 sure Kenyan notes are about Kenya's
-        military, while the span head reads "Al Shabaab militants stormed ..."."""
+        military, while the span head reads "Al Shabaab militants stormed ...". A candidate
+        counts from `cutoff`, or from `floor` when the closed head answers Other: it knows
+        the group is none of its own, and a flagged name says more than Other does."""
         if closed_label.lower() not in CATEGORIES and closed_score >= self.defer and self.mentioned(closed_label, text):
             return None
-        return self.choose(text, candidates)
+        least = self.floor if closed_label.lower() == "other" else self.cutoff
+        return self.choose(text, [c for c in candidates if c.score >= least])
 
     def mentioned(self, label: str, text: str) -> bool:
         """Whether the text could be about `label`: for a state force, one of its role words

@@ -425,7 +425,7 @@ class TransformerBackend:
             for row, w in enumerate(windows):
                 t = int(enc.owner[w])
                 off = enc.offsets[w]
-                for span in decode(prob[row, :len(off)], off, self.cfg.span_cutoff):
+                for span in decode(prob[row, :len(off)], off, self.cfg.span_floor, low=min(0.2, self.cfg.span_floor)):
                     span = widen(texts[t], span)
                     seen = next((s for s in names[t] if (s.start, s.end) == (span.start, span.end)), None)
                     if seen is None:
