@@ -169,7 +169,7 @@ class ActorLinker:
         tc = getattr(getattr(config, "model", None), "transformer", None)
         return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
                    StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
-                   getattr(tc, "span_cutoff", 0.5), getattr(tc, "span_floor", 0.5))
+                   getattr(tc, "span_cutoff", 0.5), getattr(tc, "span_floor", 0.2))
 
     def name(self, raw: str, text: str) -> tuple[str, bool]:
         """The normalised name of a span and whether it is a known actor."""
