@@ -45,13 +45,14 @@ class FeedbackStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.keep = keep_classified
         # one connection shared by the service's threads, serialised by a lock
-        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # timeout: the service's other worker processes write to the same file
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # an acknowledged correction is on disk
         self.db.executescript(SCHEMA)
         # the classified-articles cache needs no fsync per request: losing its last rows in a
         # power cut only means a correction must then resend the text
-        self.cache = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.cache = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         self.cache.execute("PRAGMA synchronous=NORMAL")
         self.lock = threading.Lock()
         self._writes = 0
@@ -65,7 +66,9 @@ class FeedbackStore:
         if not articles:
             return
         with self.lock:
-            self.cache.execute("BEGIN")
+            # IMMEDIATE: take the write lock before reading MAX(seen); another worker process
+            # may be writing, and a deferred read-then-write would fail with SQLITE_BUSY
+            self.cache.execute("BEGIN IMMEDIATE")
             seq = self.cache.execute("SELECT COALESCE(MAX(seen), 0) FROM classified").fetchone()[0]
             self.cache.executemany(
                 "INSERT INTO classified (article_id, title, text, model, seen) VALUES (?, ?, ?, ?, ?) "

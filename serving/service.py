@@ -32,7 +32,7 @@ from secnews.serving.schemas import (  # noqa: E402
     Note,
     is_blank,
 )
-from secnews.serving.settings import feedback_db_path  # noqa: E402
+from secnews.serving.settings import bentoml_options, feedback_db_path, worker_plan  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
@@ -42,6 +42,7 @@ with bentoml.importing():
     from secnews.training import load
 
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
+WORKERS, THREADS = worker_plan(LIMITS)  # processes, and torch threads in each (configs/serve.yaml)
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
 _stores: list = []  # the feedback store, once the service has opened it (GET /feedback reads it)
 # the content type said outright: without it BentoML derives it from the list's JSON schema,
@@ -64,12 +65,15 @@ async def metadata(request: Request) -> JSONResponse:
 
 # mounted at the root, after BentoML's own routes, so that GET /metadata answers without a redirect
 @bentoml.asgi_app(Starlette(routes=[Route("/metadata", metadata, methods=["GET"])]), path="/")
-@bentoml.service(traffic={"timeout": LIMITS.timeout_s}, workers=1)
+@bentoml.service(traffic={"timeout": LIMITS.timeout_s}, workers=WORKERS, **bentoml_options(LIMITS))
 class SecNews:
     model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
         follow_parent()  # a worker whose server was killed must not keep serving (issue 14)
+        import torch
+
+        torch.set_num_threads(THREADS)  # the workers share the cores instead of contending for them
         self.predictor = load(self.model.path)
         self.tag = str(self.model.tag)
         metrics = json.loads(open(os.path.join(self.model.path, "metrics.json")).read())

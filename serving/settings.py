@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from secnews.training.config import ConfigError, _build
@@ -22,6 +23,13 @@ class ServeConfig:
     # under load, the longest wait for a call as big as the last one (serving/batcher.py); 0: none
     batch_linger_ms: int = field(default=20, metadata={"least": 0})
     timeout_s: int = 120
+    # model workers (processes), each with its own copy of the model and cores // workers torch
+    # threads; auto: one per usable core, at most MAX_AUTO_WORKERS
+    workers: int | Literal["auto"] = "auto"
+    # BentoML's per-request access log and OpenTelemetry span: off unless asked for (they cost
+    # the event loop ~0.2 ms a request on these cores; configs/serve.yaml has the figures)
+    access_log: bool = False
+    tracing: bool = False
     # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
     max_in_flight: int = 64
     max_queue_s: int = 60  # the longest wait for the work ahead of a request (at the measured rate)
@@ -29,6 +37,31 @@ class ServeConfig:
     feedback_db: str = "~/.secnews/feedback.sqlite3"
     keep_classified: int = 100_000  # recent articles a correction may name by id
     max_note_chars: int = 2_000
+
+
+MAX_AUTO_WORKERS = 4  # each worker holds the model (~1.6 GiB RSS at peak with the default model)
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def worker_plan(cfg: "ServeConfig", cores: int | None = None) -> tuple[int, int]:
+    """(worker processes, torch threads in each). Small encoders scale badly across threads:
+    on 2 cores one process with 2 threads answered 270.7 ACLED notes/s and one with 1 thread
+    216.4, so two 1-thread workers do ~1.5x the work of one 2-thread worker (session 10)."""
+    cores = cores or usable_cores()
+    workers = min(cores, MAX_AUTO_WORKERS) if cfg.workers == "auto" else cfg.workers
+    return workers, max(1, cores // workers)
+
+
+def bentoml_options(cfg: "ServeConfig") -> dict:
+    """BentoML service options from our settings: the access log, and tracing (an excluded-URL
+    pattern that matches every path keeps OpenTelemetry's middleware from opening a span)."""
+    options: dict = {"logging": {"access": {"enabled": cfg.access_log}}}
+    if not cfg.tracing:
+        options["tracing"] = {"excluded_urls": ["."]}
+    return options
 
 
 def feedback_db_path(cfg: "ServeConfig") -> Path:
@@ -44,6 +77,6 @@ def load_serve_config(path: str | Path | None = None) -> ServeConfig:
         raise ConfigError(f"{path}: {e}") from None
     for f in fields(cfg):  # every number is at least 1 unless its field says otherwise
         value, least = getattr(cfg, f.name), f.metadata.get("least", 1)
-        if isinstance(value, int) and value < least:
+        if isinstance(value, int) and not isinstance(value, bool) and value < least:
             raise ConfigError(f"{path}: {f.name} must be at least {least}, found {value}")
     return cfg

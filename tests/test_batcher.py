@@ -137,3 +137,25 @@ def test_the_linger_setting_takes_zero_and_refuses_a_negative_wait(tmp_path):
     path.write_text("batch_linger_ms: -5\n")
     with pytest.raises(ConfigError, match="batch_linger_ms must be at least 0, found -5"):
         load_serve_config(path)
+
+
+def test_workers_auto_is_one_per_core_up_to_four_and_the_threads_split_the_cores(tmp_path):
+    from secnews.serving.settings import bentoml_options, load_serve_config, worker_plan
+    from secnews.training.config import ConfigError
+
+    path = tmp_path / "serve.yaml"
+    path.write_text("max_articles: 64\n")
+    auto = load_serve_config(path)
+    assert [worker_plan(auto, cores=c) for c in (1, 2, 3, 16)] == [(1, 1), (2, 1), (3, 1), (4, 4)]
+    path.write_text("workers: 1\n")
+    assert worker_plan(load_serve_config(path), cores=2) == (1, 2)
+    path.write_text("workers: 0\n")
+    with pytest.raises(ConfigError, match="workers must be at least 1, found 0"):
+        load_serve_config(path)
+    path.write_text("workers: many\n")
+    with pytest.raises(ConfigError, match="workers: expected"):
+        load_serve_config(path)
+    # the access log and tracing are off unless asked for, and a bool is not a number to bound
+    assert bentoml_options(auto) == {"logging": {"access": {"enabled": False}}, "tracing": {"excluded_urls": ["."]}}
+    path.write_text("access_log: true\ntracing: true\n")
+    assert bentoml_options(load_serve_config(path)) == {"logging": {"access": {"enabled": True}}}

@@ -140,7 +140,8 @@ def server(smoke_model, tmp_path_factory):
     assert imported.returncode == 0, imported.stderr
     tag = imported.stdout.strip()
     proc, url, polls, first_ready = start_server(env, smoke_model, home / "serve.log")
-    yield {"url": url, "tag": tag, "env": env, "polls": polls, "first_ready": first_ready, "model": smoke_model}
+    yield {"url": url, "tag": tag, "env": env, "polls": polls, "first_ready": first_ready, "model": smoke_model,
+           "proc": proc}
     stop_server(proc)
 
 
@@ -232,6 +233,33 @@ def test_metadata_health_and_metrics(server):
     for path in ("/livez", "/readyz"):
         assert call(server["url"], path)[0] == 200
     assert "bentoml_service_request_total" in call(server["url"], "/metrics")[1]
+
+
+def test_one_worker_per_core_and_a_correction_reaches_any_worker(server):
+    """`workers: auto` (configs/serve.yaml) starts one model worker per core (at most 4); the
+    workers share the correction store, so an article classified by one can be corrected by id
+    through another (each urllib call is a new connection, handed to whichever worker accepts)."""
+    from secnews.serving.settings import load_serve_config, worker_plan
+
+    def cmdline(pid: int) -> str:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    workers = [p for p in descendants(server["proc"].pid) if "_bentoml_impl" in cmdline(p)]
+    assert len(workers) == worker_plan(load_serve_config())[0]
+    label = call(server["url"], "/metadata")[1]["tasks"][0]
+    ids = [f"w{i}" for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        classified = list(pool.map(lambda i: call(server["url"], "/classify",
+                                                  {"articles": [{"id": i, "text": f"{i}. {ARTICLE}"}]})[0], ids))
+        corrected = list(pool.map(lambda i: call(server["url"], "/feedback", {
+            "article_id": i, "labels": {label["name"]: label["labels"][0] if label["type"] == "single"
+                                        else [label["labels"][0]]}}), ids))
+    assert classified == [200] * len(ids)
+    assert [(status, body["article_id"]) for status, body in corrected] == [(200, i) for i in ids]
 
 
 def test_a_killed_server_leaves_no_worker_serving_and_a_busy_port_is_named(smoke_model, tmp_path):
