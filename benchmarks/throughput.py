@@ -17,8 +17,9 @@ Measured, in articles/s:
 - `secnews score` over the texts against the bare forward (medians of 3 alternating runs
   of each), and the service at 32 clients (one article per request,
   benchmarks/serve.py's bare asyncio client) against in-process `predict` in batches of 64
-  and of 32 (the largest call 32 one-article clients can give the server); p99 at 1 client
-  for articles of at most 300 words;
+  and of 32 (the largest call 32 one-article clients can give the server), and against the
+  service's own worker processes and threads predicting in-process without HTTP; p99 at 1
+  client for articles of at most 300 words;
 - the machine's limit: fp32 and bf16 GEMM throughput (`torch.matmul`, square matrices) and
   the FLOPs the bare forward spends (counted from the shapes it ran, padding included).
 Also each variant's macro-F1 on the ACLED notes against torch fp32 (the accuracy gate over the
@@ -49,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.common import write_result  # noqa: E402
-from benchmarks.serve import drive, start_server  # noqa: E402
+from benchmarks.serve import drive, in_process_workers, start_server  # noqa: E402
 from secnews.training.evaluate import compute_metrics  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.train import encode, prepare  # noqa: E402
@@ -72,7 +73,8 @@ def texts_of(model, root: Path, n: int):
 
 
 def rate(fn, texts: list[str], batch: int = 64) -> float:
-    fn(texts[:batch])  # warm-up
+    """Articles/s of `fn` called on `batch` texts at a time (batch=len(texts): one call)."""
+    fn(texts[:64])  # warm-up
     start = time.perf_counter()
     for i in range(0, len(texts), batch):
         fn(texts[i:i + batch])
@@ -187,8 +189,13 @@ def main() -> None:
     r: dict = {"command": "python benchmarks/throughput.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                "texts": len(texts), "torch_threads": torch.get_num_threads(),
                "precision": "bf16" if model.backend.bf16 else "fp32"}
-    r["predict_articles_per_s"] = round(rate(model.answers, texts), 1)
-    log(f"predict with evidence: {r['predict_articles_per_s']} articles/s")
+    # given the whole list in one call, as the pipeline is (each batches it its own way); and
+    # 64 at a time, as this benchmark called it until session 10: a call of 64 texts leaves
+    # the reader only its width groups of those 64 to batch (ACLED notes of 20 to 200 tokens)
+    r["predict_articles_per_s"] = round(rate(model.answers, texts, batch=len(texts)), 1)
+    r["predict_in_calls_of_64_articles_per_s"] = round(rate(model.answers, texts), 1)
+    log(f"predict with evidence: {r['predict_articles_per_s']} articles/s in one call, "
+        f"{r['predict_in_calls_of_64_articles_per_s']} in calls of 64")
     bare, achieved = bare_forward(model.backend, texts)
     r["bare_forward_articles_per_s"], r["bare_achieved_gflops"] = round(bare, 1), round(achieved / 1e9, 1)
     r["gemm_fp32_gflops"] = round(gemm_flops(torch.float32) / 1e9, 1)
@@ -217,7 +224,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, int8 in (("onnx_fp32", False), ("onnx_int8", True)):
             onnx = load(export(args.model, Path(tmp) / name, int8=int8, log=log))
-            r[f"{name}_articles_per_s"] = round(rate(onnx.answers, texts), 1)
+            r[f"{name}_articles_per_s"] = round(rate(onnx.answers, texts, batch=len(texts)), 1)
             f1[name] = macro_f1(onnx, notes, cfg)
             log(f"{name}: {r[f'{name}_articles_per_s']} articles/s")
             del onnx  # its ONNX Runtime threads must not outlive the race
@@ -255,6 +262,11 @@ def main() -> None:
     in_process_32 = rate(model.answers, notes["text"].tolist(), batch=32)
     r["in_process_predict_acled_batch_32_articles_per_s"] = round(in_process_32, 1)
     r["served_over_in_process_batch_32"] = round(s["at_32"]["articles_per_s"] / in_process_32, 3)
+    # the service's own arrangement (its worker processes and threads) without HTTP: what the
+    # HTTP layer costs, apart from what the arrangement gains over one in-process caller
+    workers = in_process_workers(args.model, notes["text"].tolist(), 32)
+    r["in_process_service_workers_acled_articles_per_s"] = round(workers, 1)
+    r["served_over_in_process_service_workers"] = round(s["at_32"]["articles_per_s"] / workers, 3)
     r["served_1_client_p99_ms_300_words"] = s["at_1_short"]["p99_ms"]
     r["served"] = s
     log(json.dumps({k: v for k, v in r.items() if k not in ("served", "macro_f1_on_acled_notes")}, indent=1))

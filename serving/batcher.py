@@ -16,10 +16,10 @@ the model ran a call of 1-3 articles while the rest queued behind it. After a ca
 article (a lone client) the next request is already enough and never waits.
 
 The model runs on one thread of its own, so the event loop keeps reading requests while it
-works; one batch at a time, because torch already uses every core for one. After each call the
-heap's free pages go back to the system (glibc's `malloc_trim`): without it glibc keeps the
-high-water mark of the largest batches a server has seen, and a 20-minute soak of 1 to
-100,000-character articles grew the service's RSS by 31% (session 5; flat since, soak.json).
+works; one batch at a time, because torch already uses all of the worker's threads for one.
+After each call the heap's free pages go back to the system (glibc's `malloc_trim`): without
+it glibc keeps the high-water mark of the largest batches a server has seen, and a 20-minute
+soak of 1 to 100,000-character articles grew the service's RSS by 31% (session 5; flat since, soak.json).
 """
 from __future__ import annotations
 
@@ -46,17 +46,22 @@ trim_heap = _malloc_trim()
 class Batcher:
     def __init__(self, fn: Callable[[list], list], max_articles: int, max_chars: int,
                  size: Callable[[object], int], observe: Callable[[int], None] | None = None,
-                 linger_s: float = 0.0):
+                 linger_s: float = 0.0, lanes: int = 1, init_lane: Callable[[], None] | None = None):
         """`fn` maps a list of items to one answer per item, in order; `size` is an item's
         characters; `observe` is told each batch's item count (a metric); `linger_s`: the
-        longest wait for as many articles as the last call had."""
+        longest wait for as many articles as the last call had; `lanes`: model calls that may
+        run at once, each on a thread of its own that `init_lane` prepares (its torch threads)."""
         self.fn, self.max_articles, self.max_chars, self.size = fn, max_articles, max_chars, size
-        self.observe, self.linger_s = observe, linger_s
+        self.observe, self.linger_s, self.lanes = observe, linger_s, lanes
         self.last_articles = 1  # articles in the last call: the load the next call waits for
         self.arrived = asyncio.Event()
         self.queue: collections.deque[tuple[list, int, asyncio.Future]] = collections.deque()  # items, chars, answer
         self.running = False
-        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="secnews-model")
+        self.busy = 0  # lanes with a call in progress
+        self.lane_free = asyncio.Event()
+        self.calls: set[asyncio.Task] = set()
+        self.executor = concurrent.futures.ThreadPoolExecutor(lanes, thread_name_prefix="secnews-model",
+                                                              initializer=init_lane)
 
     async def __call__(self, items: Sequence) -> list:
         loop = asyncio.get_running_loop()
@@ -69,16 +74,19 @@ class Batcher:
             loop.create_task(self.drain())
         return await future
 
-    def take(self) -> list[tuple[list, asyncio.Future]]:
+    def take(self, share: int = 1) -> list[tuple[list, asyncio.Future]]:
         """The next batch: queued requests in arrival order while they fit the limits (the
-        first always goes in); requests whose client has gone are dropped."""
+        first always goes in) and this lane's `share` of the queued articles (1/share of them,
+        rounded up, so that free lanes split a burst instead of one taking it all);
+        requests whose client has gone are dropped."""
+        limit = min(self.max_articles, -(-self.queued_articles() // share))
         jobs, articles, chars = [], 0, 0
         while self.queue:
             items, c, future = self.queue[0]
             if future.done():  # cancelled: the client disconnected or timed out
                 self.queue.popleft()
                 continue
-            if jobs and (articles + len(items) > self.max_articles or chars + c > self.max_chars):
+            if jobs and (articles + len(items) > limit or chars + c > self.max_chars):
                 break
             self.queue.popleft()
             jobs.append((items, future))
@@ -110,24 +118,40 @@ class Batcher:
         loop = asyncio.get_running_loop()
         try:
             while True:
+                while self.busy >= self.lanes:
+                    self.lane_free.clear()
+                    await self.lane_free.wait()
                 await self.linger()
-                if not (jobs := self.take()):
+                if not (jobs := self.take(share=self.lanes - self.busy)):
                     break
                 flat = [item for items, _ in jobs for item in items]
                 self.last_articles = len(flat)
                 if self.observe:
                     self.observe(len(flat))
-                try:
-                    answers = await loop.run_in_executor(self.executor, self.call, flat)
-                except Exception as e:  # every request of the batch gets the error
-                    for _, future in jobs:
-                        if not future.done():
-                            future.set_exception(e)
-                    continue
-                start = 0
-                for items, future in jobs:
-                    if not future.done():
-                        future.set_result(answers[start:start + len(items)])
-                    start += len(items)
+                self.busy += 1
+                task = loop.create_task(self.answer(jobs, flat))
+                self.calls.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(self.calls.discard)
+                if self.lanes == 1:
+                    await task  # one lane: the next batch forms while this one runs, as before
         finally:
             self.running = False
+
+    async def answer(self, jobs: list[tuple[list, asyncio.Future]], flat: list) -> None:
+        """One model call on a free lane; each request of the batch gets its answers or the error."""
+        loop = asyncio.get_running_loop()
+        try:
+            answers = await loop.run_in_executor(self.executor, self.call, flat)
+        except Exception as e:  # every request of the batch gets the error
+            for _, future in jobs:
+                if not future.done():
+                    future.set_exception(e)
+            return
+        finally:
+            self.busy -= 1
+            self.lane_free.set()
+        start = 0
+        for items, future in jobs:
+            if not future.done():
+                future.set_result(answers[start:start + len(items)])
+            start += len(items)

@@ -42,7 +42,15 @@ with bentoml.importing():
     from secnews.training import load
 
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
-WORKERS, THREADS = worker_plan(LIMITS)  # processes, and torch threads in each (configs/serve.yaml)
+# processes, model lanes in each, torch threads in each lane (configs/serve.yaml)
+WORKERS, LANES, THREADS = worker_plan(LIMITS)
+
+
+def one_lane_threads() -> None:
+    """A model lane's thread: its own torch thread count (OpenMP's is per calling thread)."""
+    import torch
+
+    torch.set_num_threads(THREADS)
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
 _stores: list = []  # the feedback store, once the service has opened it (GET /feedback reads it)
 # the content type said outright: without it BentoML derives it from the list's JSON schema,
@@ -71,9 +79,6 @@ class SecNews:
 
     def __init__(self) -> None:
         follow_parent()  # a worker whose server was killed must not keep serving (issue 14)
-        import torch
-
-        torch.set_num_threads(THREADS)  # the workers share the cores instead of contending for them
         self.predictor = load(self.model.path)
         self.tag = str(self.model.tag)
         metrics = json.loads(open(os.path.join(self.model.path, "metrics.json")).read())
@@ -90,7 +95,7 @@ class SecNews:
         self.open_tasks = open_tasks
         self.batcher = Batcher(self.classify_batch, LIMITS.max_batch_articles, LIMITS.max_batch_chars,
                                size=Article.chars, observe=BATCH_ARTICLES.observe,
-                               linger_s=LIMITS.batch_linger_ms / 1000)
+                               linger_s=LIMITS.batch_linger_ms / 1000, lanes=LANES, init_lane=one_lane_threads)
 
     @bentoml.api(route="/classify")
     async def classify(self, articles: ArticleList) -> Results:

@@ -23,9 +23,11 @@ class ServeConfig:
     # under load, the longest wait for a call as big as the last one (serving/batcher.py); 0: none
     batch_linger_ms: int = field(default=20, metadata={"least": 0})
     timeout_s: int = 120
-    # model workers (processes), each with its own copy of the model and cores // workers torch
-    # threads; auto: one per usable core, at most MAX_AUTO_WORKERS
-    workers: int | Literal["auto"] = "auto"
+    # worker processes (BentoML's), each with its own copy of the model and its own event loop
+    workers: int = 1
+    # model calls that may run at once in each worker, each on a thread of its own with
+    # cores // (workers x lanes) torch threads; auto: one per usable core, at most MAX_AUTO_LANES
+    lanes: int | Literal["auto"] = "auto"
     # BentoML's per-request access log and OpenTelemetry span: off unless asked for (they cost
     # the event loop ~0.2 ms a request on these cores; configs/serve.yaml has the figures)
     access_log: bool = False
@@ -39,20 +41,21 @@ class ServeConfig:
     max_note_chars: int = 2_000
 
 
-MAX_AUTO_WORKERS = 4  # each worker holds the model (~1.6 GiB RSS at peak with the default model)
+MAX_AUTO_LANES = 4
 
 
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def worker_plan(cfg: "ServeConfig", cores: int | None = None) -> tuple[int, int]:
-    """(worker processes, torch threads in each). Small encoders scale badly across threads:
-    on 2 cores one process with 2 threads answered 270.7 ACLED notes/s and one with 1 thread
-    216.4, so two 1-thread workers do ~1.5x the work of one 2-thread worker (session 10)."""
+def worker_plan(cfg: "ServeConfig", cores: int | None = None) -> tuple[int, int, int]:
+    """(worker processes, model lanes in each, torch threads in each lane). A small encoder
+    scales badly across threads: on 2 cores one process with 2 threads answered 270.7 ACLED
+    notes/s and one with 1 thread 216.4; two 1-thread callers in one process 382.5-391.7
+    together (session 10)."""
     cores = cores or usable_cores()
-    workers = min(cores, MAX_AUTO_WORKERS) if cfg.workers == "auto" else cfg.workers
-    return workers, max(1, cores // workers)
+    lanes = max(1, min(cores // cfg.workers, MAX_AUTO_LANES)) if cfg.lanes == "auto" else cfg.lanes
+    return cfg.workers, lanes, max(1, cores // (cfg.workers * lanes))
 
 
 def bentoml_options(cfg: "ServeConfig") -> dict:

@@ -127,6 +127,26 @@ def test_the_wait_ends_at_linger_s_when_the_burst_does_not_come():
     assert model.calls == [["a", "b", "c"], ["d"]]
 
 
+def test_two_lanes_split_a_burst_and_run_their_calls_at_the_same_time():
+    """16 one-article requests queued at once with 2 free lanes: two calls of 8, running
+    together (each waits at a barrier that only both calls reach), each answer to its request."""
+    barrier = threading.Barrier(2, timeout=5)
+    calls, threads = [], set()
+
+    def model(items):
+        calls.append(list(items))
+        threads.add(threading.get_ident())
+        barrier.wait()  # a BrokenBarrierError if the other call never runs beside this one
+        return [f"answer:{i}" for i in items]
+
+    async def go():
+        b = Batcher(model, max_articles=32, max_chars=10_000, size=len, lanes=2)
+        return await asyncio.wait_for(asyncio.gather(*(b([f"r{i}"]) for i in range(16))), 10)
+
+    assert asyncio.run(go()) == [[f"answer:r{i}"] for i in range(16)]
+    assert sorted(map(len, calls)) == [8, 8] and len(threads) == 2
+
+
 def test_the_linger_setting_takes_zero_and_refuses_a_negative_wait(tmp_path):
     from secnews.serving.settings import load_serve_config
     from secnews.training.config import ConfigError
@@ -139,21 +159,24 @@ def test_the_linger_setting_takes_zero_and_refuses_a_negative_wait(tmp_path):
         load_serve_config(path)
 
 
-def test_workers_auto_is_one_per_core_up_to_four_and_the_threads_split_the_cores(tmp_path):
+def test_lanes_auto_is_one_per_core_up_to_four_and_the_threads_split_the_cores(tmp_path):
     from secnews.serving.settings import bentoml_options, load_serve_config, worker_plan
     from secnews.training.config import ConfigError
 
     path = tmp_path / "serve.yaml"
     path.write_text("max_articles: 64\n")
     auto = load_serve_config(path)
-    assert [worker_plan(auto, cores=c) for c in (1, 2, 3, 16)] == [(1, 1), (2, 1), (3, 1), (4, 4)]
-    path.write_text("workers: 1\n")
-    assert worker_plan(load_serve_config(path), cores=2) == (1, 2)
-    path.write_text("workers: 0\n")
-    with pytest.raises(ConfigError, match="workers must be at least 1, found 0"):
+    # (worker processes, model lanes in each, torch threads in each lane)
+    assert [worker_plan(auto, cores=c) for c in (1, 2, 3, 16)] == [(1, 1, 1), (1, 2, 1), (1, 3, 1), (1, 4, 4)]
+    path.write_text("lanes: 1\n")
+    assert worker_plan(load_serve_config(path), cores=2) == (1, 1, 2)
+    path.write_text("workers: 2\n")
+    assert worker_plan(load_serve_config(path), cores=8) == (2, 4, 1)
+    path.write_text("lanes: 0\n")
+    with pytest.raises(ConfigError, match="lanes must be at least 1, found 0"):
         load_serve_config(path)
-    path.write_text("workers: many\n")
-    with pytest.raises(ConfigError, match="workers: expected"):
+    path.write_text("lanes: many\n")
+    with pytest.raises(ConfigError, match="lanes: expected"):
         load_serve_config(path)
     # the access log and tracing are off unless asked for, and a bool is not a number to bound
     assert bentoml_options(auto) == {"logging": {"access": {"enabled": False}}, "tracing": {"excluded_urls": ["."]}}

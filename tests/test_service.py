@@ -235,10 +235,11 @@ def test_metadata_health_and_metrics(server):
     assert "bentoml_service_request_total" in call(server["url"], "/metrics")[1]
 
 
-def test_one_worker_per_core_and_a_correction_reaches_any_worker(server):
-    """`workers: auto` (configs/serve.yaml) starts one model worker per core (at most 4); the
-    workers share the correction store, so an article classified by one can be corrected by id
-    through another (each urllib call is a new connection, handed to whichever worker accepts)."""
+def test_the_configured_workers_and_lanes_answer_concurrent_requests_and_corrections_by_id(server):
+    """configs/serve.yaml's worker processes run (one by default, each with `lanes: auto`
+    model lanes: one per core); 24 articles classified over 8 concurrent connections, each
+    then corrected by its id over another connection (the workers, when more than one, share
+    the correction store)."""
     from secnews.serving.settings import load_serve_config, worker_plan
 
     def cmdline(pid: int) -> str:

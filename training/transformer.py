@@ -20,6 +20,7 @@ import dataclasses
 
 import functools
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -333,6 +334,9 @@ class TransformerBackend:
         self.model, self.tokenizer, self.spaces, self.cfg = model.eval(), tokenizer, spaces, cfg
         self.device = next(model.parameters()).device
         self.set_precision(cfg.precision)
+        # the service reads on several threads at once (serving/batcher.py lanes); a fast
+        # tokenizer's settings live in one Rust object that a call may reset ("Already borrowed")
+        self.tokenizing = threading.Lock()
 
     def set_precision(self, precision: str) -> None:
         """Inference precision: 'auto' (bf16 where the hardware has bf16 units), 'fp32', 'bf16'."""
@@ -356,16 +360,18 @@ class TransformerBackend:
         return self.cfg.pooling == "attention"
 
     def windows(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
-        enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, stride=self.cfg.stride,
-                             return_overflowing_tokens=True, padding=False)
+        with self.tokenizing:
+            enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, stride=self.cfg.stride,
+                                 return_overflowing_tokens=True, padding=False)
         return enc["input_ids"], np.asarray(enc["overflow_to_sample_mapping"])
 
     def encode(self, texts: list[str], max_windows: int | None = None) -> Encoded:
         """Windows of every text (the first `max_windows` of each, when set), and the sentence
         each token belongs to, from the tokenizer's character offsets."""
         texts = [t if t.strip() else "." for t in texts]
-        enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, stride=self.cfg.stride,
-                             return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
+        with self.tokenizing:
+            enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, stride=self.cfg.stride,
+                                 return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
         owner = np.asarray(enc["overflow_to_sample_mapping"])
         first = np.r_[True, owner[1:] != owner[:-1]]
         rank = np.arange(len(owner)) - np.maximum.accumulate(np.where(first, np.arange(len(owner)), 0))
