@@ -15,8 +15,11 @@ the answers and read the requests; without the wait the first of them went in al
 the model ran a call of 1-3 articles while the rest queued behind it. After a call of one
 article (a lone client) the next request is already enough and never waits.
 
-The model runs on one thread of its own, so the event loop keeps reading requests while it
-works; one batch at a time, because torch already uses all of the worker's threads for one.
+The model runs on threads of its own, so the event loop keeps reading requests while it
+works: `lanes` of them, each running one call at a time with its share of the cores' torch
+threads. A free lane takes its share of what is queued (1/free lanes of it), so a burst
+from 32 clients becomes two calls of 16 on two lanes rather than one of 32 on one lane
+while the other idles.
 After each call the heap's free pages go back to the system (glibc's `malloc_trim`): without
 it glibc keeps the high-water mark of the largest batches a server has seen, and a 20-minute
 soak of 1 to 100,000-character articles grew the service's RSS by 31% (session 5; flat since, soak.json).
