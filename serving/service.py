@@ -51,6 +51,8 @@ def one_lane_threads() -> None:
     import torch
 
     torch.set_num_threads(THREADS)
+
+
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
 _stores: list = []  # the feedback store, once the service has opened it (GET /feedback reads it)
 # the content type said outright: without it BentoML derives it from the list's JSON schema,

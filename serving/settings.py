@@ -28,8 +28,8 @@ class ServeConfig:
     # model calls that may run at once in each worker, each on a thread of its own with
     # cores // (workers x lanes) torch threads; auto: one per usable core, at most MAX_AUTO_LANES
     lanes: int | Literal["auto"] = "auto"
-    # BentoML's per-request access log and OpenTelemetry span: off unless asked for (they cost
-    # the event loop ~0.2 ms a request on these cores; configs/serve.yaml has the figures)
+    # BentoML's per-request access log and OpenTelemetry span: off unless asked for (the
+    # event loop's time goes to them; configs/serve.yaml has the measured figures)
     access_log: bool = False
     tracing: bool = False
     # admission control (serving/overload.py): beyond these, API requests get 503 + Retry-After
