@@ -135,8 +135,6 @@ class Batcher:
                 task = loop.create_task(self.answer(jobs, flat))
                 self.calls.add(task)  # held until done: the loop keeps only weak references
                 task.add_done_callback(self.calls.discard)
-                if self.lanes == 1:
-                    await task  # one lane: the next batch forms while this one runs, as before
         finally:
             self.running = False
 

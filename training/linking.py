@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from .config import TransformerConfig
 from .errors import SecnewsError
 from .labels import LabelSpace
 from .places import country_of, read_places
@@ -167,9 +168,12 @@ class ActorLinker:
 
         labels = space.labels if space is not None else []
         tc = getattr(getattr(config, "model", None), "transformer", None)
+        # a config written before span_cutoff/span_floor gets today's defaults; one written
+        # before span_defer never defers (2.0), as such models answered when they were trained
+        cutoff, floor = (getattr(tc, k, getattr(TransformerConfig, k)) for k in ("span_cutoff", "span_floor"))
         return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
                    StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
-                   getattr(tc, "span_cutoff", 0.5), getattr(tc, "span_floor", 0.2))
+                   cutoff, floor)
 
     def name(self, raw: str, text: str) -> tuple[str, bool]:
         """The normalised name of a span and whether it is a known actor."""
