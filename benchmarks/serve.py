@@ -61,60 +61,32 @@ def in_process(model: Path, texts: list[str], batch: int, min_seconds: float = 8
     return float(np.median(rates))
 
 
-LANES = """
-import json, sys, threading, time
-import torch
-from secnews.training import load
-threads, lanes, batch = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[5])
-predictor, texts = load(sys.argv[1]), json.load(open(sys.argv[4]))
-predictor.answers(texts[:batch])
-print("ready", flush=True)
-sys.stdin.readline()
-
-
-def lane(share):
-    torch.set_num_threads(threads)  # OpenMP's thread count is per calling thread
-    for i in range(0, len(share), batch):
-        predictor.answers(share[i:i + batch])
-
-
-start = time.perf_counter()
-running = [threading.Thread(target=lane, args=(texts[k::lanes],)) for k in range(lanes)]
-for t in running:
-    t.start()
-for t in running:
-    t.join()
-print(time.perf_counter() - start, flush=True)
-"""
-
-
 def in_process_workers(model: Path, texts: list[str], batch: int) -> float:
-    """The service's arrangement without the HTTP layer: as many processes as the service has
-    workers and in each as many threads as it has model lanes (configs/serve.yaml), each lane
-    with its torch threads predicting its share of the texts in batches of `batch`, all
-    started together. Articles/s of them all: the most the served model could answer, against
-    which the HTTP layer's cost shows."""
+    """The service's arrangement without the HTTP layer: its model lane processes
+    (serving/lanes.py; workers x lanes of them, configs/serve.yaml), each fed its share of the
+    texts in calls of `batch` by a thread of its own, all started together. Articles/s of them
+    all: the most the served model could answer, against which the HTTP layer's cost shows."""
+    import threading
+
+    from secnews.serving.lanes import LanePool
     from secnews.serving.settings import load_serve_config, worker_plan
 
     workers, lanes, threads = worker_plan(load_serve_config())
-    with tempfile.TemporaryDirectory() as tmp:
-        procs = []
-        for k in range(workers):
-            share = Path(tmp) / f"texts{k}.json"
-            share.write_text(json.dumps(texts[k::workers]))
-            procs.append(subprocess.Popen([sys.executable, "-c", LANES, str(model), str(threads), str(lanes), str(share),
-                                           str(batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, text=True, cwd=ROOT))
-        for p in procs:
-            if p.stdout.readline().strip() != "ready":
-                raise RuntimeError("an in-process worker failed to start")
-        for p in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        seconds = max(float(p.stdout.readline()) for p in procs)
-        for p in procs:
-            p.wait(timeout=60)
-    return len(texts) / seconds
+    pool = LanePool(model, workers * lanes, threads)
+    try:
+        def feed(share: list[str]) -> None:
+            for i in range(0, len(share), batch):
+                pool.run(share[i:i + batch])
+
+        feeders = [threading.Thread(target=feed, args=(texts[k::workers * lanes],)) for k in range(workers * lanes)]
+        start = time.perf_counter()
+        for t in feeders:
+            t.start()
+        for t in feeders:
+            t.join()
+        return len(texts) / (time.perf_counter() - start)
+    finally:
+        pool.close()
 
 
 def start_server(model: Path, home: Path) -> tuple[subprocess.Popen, str]:

@@ -15,11 +15,14 @@ the answers and read the requests; without the wait the first of them went in al
 the model ran a call of 1-3 articles while the rest queued behind it. After a call of one
 article (a lone client) the next request is already enough and never waits.
 
-The model runs on threads of its own, so the event loop keeps reading requests while it
-works: `lanes` of them, each running one call at a time with its share of the cores' torch
-threads. A free lane takes its share of what is queued (1/free lanes of it), so a burst
-from 32 clients becomes two calls of 16 on two lanes rather than one of 32 on one lane
-while the other idles.
+The model runs off the event loop, so the loop keeps reading requests while it works:
+`lanes` calls at once, each on a thread of its own (in the service each thread hands its
+call to a model process, serving/lanes.py). A free lane takes its share of what is queued
+(1/free lanes of it), so a burst from 32 clients becomes two calls of 16 on two lanes
+rather than one of 32 on one lane while the other idles. What the service does with a call's
+answers before they go out (`finish`: its result objects, remembering the articles' ids in
+SQLite) runs after the lane is free again, on a thread of its own: inside the lane it kept
+the model process waiting for a few ms of every call.
 After each call the heap's free pages go back to the system (glibc's `malloc_trim`): without
 it glibc keeps the high-water mark of the largest batches a server has seen, and a 20-minute
 soak of 1 to 100,000-character articles grew the service's RSS by 31% (session 5; flat since, soak.json).
@@ -49,11 +52,13 @@ trim_heap = _malloc_trim()
 class Batcher:
     def __init__(self, fn: Callable[[list], list], max_articles: int, max_chars: int,
                  size: Callable[[object], int], observe: Callable[[int], None] | None = None,
-                 linger_s: float = 0.0, lanes: int = 1, init_lane: Callable[[], None] | None = None):
+                 linger_s: float = 0.0, lanes: int = 1,
+                 finish: Callable[[list, list], list] | None = None):
         """`fn` maps a list of items to one answer per item, in order; `size` is an item's
         characters; `observe` is told each batch's item count (a metric); `linger_s`: the
         longest wait for as many articles as the last call had; `lanes`: model calls that may
-        run at once, each on a thread of its own that `init_lane` prepares (its torch threads)."""
+        run at once, each on a thread of its own; `finish(items, answers)`, when given, makes
+        the final answers of a call once its lane is free (one thread, calls in turn)."""
         self.fn, self.max_articles, self.max_chars, self.size = fn, max_articles, max_chars, size
         self.observe, self.linger_s, self.lanes = observe, linger_s, lanes
         self.last_articles = 1  # articles in the last call: the load the next call waits for
@@ -63,8 +68,9 @@ class Batcher:
         self.busy = 0  # lanes with a call in progress
         self.lane_free = asyncio.Event()
         self.calls: set[asyncio.Task] = set()
-        self.executor = concurrent.futures.ThreadPoolExecutor(lanes, thread_name_prefix="secnews-model",
-                                                              initializer=init_lane)
+        self.executor = concurrent.futures.ThreadPoolExecutor(lanes, thread_name_prefix="secnews-model")
+        self.finish = finish
+        self.finisher = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="secnews-finish") if finish else None
 
     async def __call__(self, items: Sequence) -> list:
         loop = asyncio.get_running_loop()
@@ -142,15 +148,18 @@ class Batcher:
         """One model call on a free lane; each request of the batch gets its answers or the error."""
         loop = asyncio.get_running_loop()
         try:
-            answers = await loop.run_in_executor(self.executor, self.call, flat)
+            try:
+                answers = await loop.run_in_executor(self.executor, self.call, flat)
+            finally:
+                self.busy -= 1
+                self.lane_free.set()
+            if self.finish:
+                answers = await loop.run_in_executor(self.finisher, self.finish, flat, answers)
         except Exception as e:  # every request of the batch gets the error
             for _, future in jobs:
                 if not future.done():
                     future.set_exception(e)
             return
-        finally:
-            self.busy -= 1
-            self.lane_free.set()
         start = 0
         for items, future in jobs:
             if not future.done():

@@ -18,6 +18,7 @@ from bentoml.validators import ContentType  # noqa: E402
 from secnews.serving.batcher import Batcher  # noqa: E402
 from secnews.serving.contract import Contract  # noqa: E402
 from secnews.serving.feedback import FeedbackStore  # noqa: E402
+from secnews.serving.lanes import LanePool  # noqa: E402
 from secnews.serving.lifeline import follow_parent  # noqa: E402
 from secnews.serving.overload import Shed  # noqa: E402
 from secnews.serving.pages import Pages  # noqa: E402
@@ -44,14 +45,6 @@ with bentoml.importing():
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
 # processes, model lanes in each, torch threads in each lane (configs/serve.yaml)
 WORKERS, LANES, THREADS = worker_plan(LIMITS)
-
-
-def one_lane_threads() -> None:
-    """A model lane's thread: its own torch thread count (OpenMP's is per calling thread)."""
-    import torch
-
-    torch.set_num_threads(THREADS)
-
 
 _metadata: dict = {}  # filled once the model is loaded; GET /metadata answers 503 before
 _stores: list = []  # the feedback store, once the service has opened it (GET /feedback reads it)
@@ -95,9 +88,15 @@ class SecNews:
         self.feedback_store = FeedbackStore(feedback_db_path(LIMITS), LIMITS.keep_classified)
         _stores.append(self.feedback_store)
         self.open_tasks = open_tasks
-        self.batcher = Batcher(self.classify_batch, LIMITS.max_batch_articles, LIMITS.max_batch_chars,
+        # the model calls run in lane processes (serving/lanes.py); the batcher's lane threads wait on them
+        self.lanes = LanePool(self.model.path, LANES, THREADS)
+        self.batcher = Batcher(self.read_batch, LIMITS.max_batch_articles, LIMITS.max_batch_chars,
                                size=Article.chars, observe=BATCH_ARTICLES.observe,
-                               linger_s=LIMITS.batch_linger_ms / 1000, lanes=LANES, init_lane=one_lane_threads)
+                               linger_s=LIMITS.batch_linger_ms / 1000, lanes=LANES, finish=self.finish_batch)
+
+    @bentoml.on_shutdown
+    def stop_lanes(self) -> None:
+        self.lanes.close()
 
     @bentoml.api(route="/classify")
     async def classify(self, articles: ArticleList) -> Results:
@@ -105,8 +104,10 @@ class SecNews:
         `uncertain` flag. Requests that arrive while the model is busy share its next call."""
         return await self.batcher(articles)
 
-    def classify_batch(self, articles: list[Article]) -> list[ArticleResult]:
-        answers = self.predictor.answers([a.full_text() for a in articles])
+    def read_batch(self, articles: list[Article]) -> list[dict]:
+        return self.lanes.run([a.full_text() for a in articles])
+
+    def finish_batch(self, articles: list[Article], answers: list[dict]) -> list[ArticleResult]:
         self.feedback_store.remember([(a.id, a.title, a.text) for a in articles if a.id], self.tag)
         return [ArticleResult(id=a.id, model=self.tag, **answer) for a, answer in zip(articles, answers)]
 

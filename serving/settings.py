@@ -25,8 +25,9 @@ class ServeConfig:
     timeout_s: int = 120
     # worker processes (BentoML's), each with its own copy of the model and its own event loop
     workers: int = 1
-    # model calls that may run at once in each worker, each on a thread of its own with
-    # cores // (workers x lanes) torch threads; auto: one per usable core, at most MAX_AUTO_LANES
+    # model calls that may run at once in each worker, each in a model process of its own
+    # (serving/lanes.py) with cores // (workers x lanes) torch threads; auto: one per usable
+    # core, at most MAX_AUTO_LANES
     lanes: int | Literal["auto"] = "auto"
     # BentoML's per-request access log and OpenTelemetry span: off unless asked for (the
     # event loop's time goes to them; configs/serve.yaml has the measured figures)

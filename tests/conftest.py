@@ -29,7 +29,8 @@ def smoke_model(tmp_path_factory):
 
 
 def _bentoml_workers_since(boot_ticks: int) -> list[str]:
-    """BentoML processes of this interpreter started after `boot_ticks` (clock ticks since boot)."""
+    """BentoML processes of this interpreter started after `boot_ticks` (clock ticks since boot),
+    and the model lane processes (serving/lanes.py) that the service or a test started."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -40,7 +41,7 @@ def _bentoml_workers_since(boot_ticks: int) -> list[str]:
         except (OSError, IndexError, ValueError):
             continue
         if started >= boot_ticks and cmd[0].decode(errors="replace") == sys.executable \
-                and any(b"_bentoml_impl" in part for part in cmd):
+                and any(b"_bentoml_impl" in part or b"spawn_main" in part for part in cmd):
             found.append(f"{entry}: {b' '.join(cmd[:4]).decode(errors='replace')}")
     return found
 
@@ -52,7 +53,7 @@ def _ticks_now() -> int:
 @pytest.fixture(scope="session", autouse=True)
 def no_process_left_behind():
     """A test that starts a server stops everything it started: at the end of the session no
-    BentoML process of this run is alive."""
+    BentoML process or model lane process of this run is alive."""
     start = _ticks_now()
     yield
     deadline = time.time() + 10

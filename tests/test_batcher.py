@@ -182,3 +182,33 @@ def test_lanes_auto_is_one_per_core_up_to_four_and_the_threads_split_the_cores(t
     assert bentoml_options(auto) == {"logging": {"access": {"enabled": False}}, "tracing": {"excluded_urls": ["."]}}
     path.write_text("access_log: true\ntracing: true\n")
     assert bentoml_options(load_serve_config(path)) == {"logging": {"access": {"enabled": True}}}
+
+
+def test_finish_runs_after_the_lane_is_free_and_its_answers_are_what_requests_get():
+    """One lane: the first call's `finish` waits until the model has started the second call,
+    which it can only do once the lane is free; each request gets its finished answers, and an
+    error in `finish` reaches the requests of that call only."""
+    model_calls, second_started = [], threading.Event()
+
+    def model(items):
+        model_calls.append(list(items))
+        if len(model_calls) == 2:
+            second_started.set()
+        return [f"answer:{i}" for i in items]
+
+    def finish(items, answers):
+        if items == ["a"]:
+            assert second_started.wait(5), "the lane was held while the first call was finished"
+        if items == ["bad"]:
+            raise ValueError("cannot finish bad")
+        return [a.upper() for a in answers]
+
+    async def go():
+        b = Batcher(model, max_articles=1, max_chars=1000, size=len, lanes=1, finish=finish)
+        first = asyncio.ensure_future(b(["a"]))
+        await asyncio.sleep(0.05)
+        return await asyncio.wait_for(asyncio.gather(first, b(["b"]), b(["bad"]), return_exceptions=True), 10)
+
+    first, second, bad = asyncio.run(go())
+    assert first == ["ANSWER:A"] and second == ["ANSWER:B"]
+    assert isinstance(bad, ValueError) and "cannot finish bad" in str(bad)
