@@ -207,6 +207,44 @@ def test_precision_auto_falls_back_to_fp32_without_bf16_units(overfit, monkeypat
         backend.set_precision("fp16")
 
 
+def test_kept_bf16_weights_answer_as_autocast_does_and_follow_the_weights(encoder):
+    """bf16 inference keeps each Linear's bf16 weight instead of casting it on every call: the
+    probabilities are those of plain autocast, a changed weight is cast again, and a forward
+    pass that trains reads (and gradients reach) the fp32 weights."""
+    from secnews.training.transformer import keep_bf16_weights
+
+    backend = trained(encoder, epochs=5)
+    backend.set_precision("bf16")
+    texts = [r[0] for r in ROWS]
+    linears = [m for m in backend.model.modules() if isinstance(m, torch.nn.Linear)]
+
+    def plain_autocast():
+        for m in linears:  # back to nn.Linear's own forward
+            del m.forward
+        try:
+            return backend.predict_proba(texts)
+        finally:
+            keep_bf16_weights(backend.model)
+
+    kept = backend.predict_proba(texts)
+    assert all(getattr(m, "_bf16_weight", None) is not None for m in linears)  # the copies were made
+    assert all(np.array_equal(kept[k], v) for k, v in plain_autocast().items())
+    head = backend.model.heads["event_type"]
+    with torch.no_grad():
+        head.weight.mul_(-1.0)  # as an optimiser step would, in place
+    flipped = backend.predict_proba(texts)
+    assert not np.allclose(flipped["event_type"], kept["event_type"])
+    assert all(np.array_equal(flipped[k], v) for k, v in plain_autocast().items())
+    backend.model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ids = backend.tokenizer(texts[:2], return_tensors="pt", padding=True)
+        hidden = backend.model.encoder(**ids).last_hidden_state
+        hidden.float().sum().backward()
+    backend.model.eval()
+    first = backend.model.encoder.encoder.layer[0].attention.self.query
+    assert first.weight.grad is not None and first.weight.dtype == torch.float32
+
+
 def test_onnx_runtime_copy_answers_like_torch(encoder, tmp_path):
     """`secnews export-onnx`: a new model directory whose encoder runs on ONNX Runtime gives
     torch's probabilities (fp32) or close ones (int8); the source directory is untouched, and
