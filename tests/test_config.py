@@ -99,3 +99,19 @@ def test_semantic_checks(tmp_path):
 def test_missing_file():
     with pytest.raises(ConfigError, match="does not exist"):
         load_config("no/such/config.yaml")
+
+
+def test_train_repeat_weighs_the_rows_of_the_files_it_names():
+    """train.repeat: rows read from matching files count that many times (a bad item is
+    refused naming the item); rows of other files stay once."""
+    import pandas as pd
+    from secnews.training.train import repeated
+
+    cfg = load_config(CONFIGS / "smoke.yaml", overrides=["train.repeat=[muc34*:3]"])
+    rows = pd.DataFrame({"text": ["a", "b", "c"], "source_file": ["muc34.jsonl.gz", "acled.csv.gz", "muc34.jsonl.gz"]})
+    logged = []
+    out = repeated(rows, cfg, logged.append)
+    assert sorted(out["text"]) == ["a", "a", "a", "b", "c", "c", "c"] and out.index.is_unique
+    assert "2 training rows, each 3 times" in logged[0]
+    with pytest.raises(ConfigError, match=r"train.repeat\[0\]: expected 'file-name-pattern:times'.*'muc34'"):
+        load_config(CONFIGS / "smoke.yaml", overrides=["train.repeat=[muc34]"])

@@ -160,6 +160,11 @@ class TrainConfig:
     abstain_floor: float = 0.0
     # fit each task's temperature on validation (calibrated scores) before choosing thresholds
     calibrate: bool = False
+    # "pattern:times": the training rows read from files whose name matches the pattern
+    # (fnmatch, e.g. "muc34*:3") count this many times, after max_per_label thinning: a small
+    # source that carries what the others lack (MUC-3/4's full articles, whose targets gather
+    # every incident they report) weighs more
+    repeat: list[str] = field(default_factory=list)
     # repeat the training rows of a balance_task label with fewer rows than this, up to it
     # (with composition on, every repeat is composed into a different article)
     min_per_label: int | None = None
@@ -418,6 +423,11 @@ def _check(cfg: Config) -> None:
                           f"{c.share}, {c.negatives}, {c.lede_first}")
     if len(c.background) != 2 or not 0 <= c.background[0] <= c.background[1]:
         raise ConfigError(f"compose.background: expected [min, max] with 0 <= min <= max, found {c.background}")
+    for i, item in enumerate(tr.repeat):
+        pattern, _, times = item.rpartition(":")
+        if not pattern or not times.isdigit() or not 1 <= int(times) <= 100:
+            raise ConfigError(f"train.repeat[{i}]: expected 'file-name-pattern:times' with times from 1 to 100, "
+                              f"found {item!r}")
     if tr.min_per_label is not None and tr.balance_task not in names:
         raise ConfigError(f"train.balance_task: {tr.balance_task!r} is not a task; tasks: {', '.join(names)}")
     if not 0 <= tr.abstain_floor <= 1:

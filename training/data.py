@@ -323,6 +323,7 @@ def read_data(cfg: DataConfig, tasks: list[TaskConfig], log: Callable[[str], Non
     frames = []
     for fmt, path in expand_sources(cfg.paths, cfg.format):
         frame = READERS[fmt](path, cfg, tasks, taxonomy)
+        frame["source_file"] = path.name  # train.repeat weighs a source by its file's name
         log(f"read {len(frame):,} rows from {path} ({fmt})")
         frames.append(frame)
     df = _objects(pd.concat(frames, ignore_index=True))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import time
 from dataclasses import dataclass
@@ -77,6 +78,21 @@ def balance(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return rows.loc[sorted(keep.index)]
 
 
+def repeated(rows: pd.DataFrame, cfg: Config, log: Log) -> pd.DataFrame:
+    """The training rows of the files train.repeat names, each that many times in all."""
+    if not cfg.train.repeat or "source_file" not in rows:
+        return rows
+    extra = []
+    for item in cfg.train.repeat:
+        pattern, _, times = item.rpartition(":")
+        hit = rows[[fnmatch.fnmatch(str(f), pattern) for f in rows["source_file"]]]
+        if hit.empty:
+            log(f"train.repeat {item!r}: no training row was read from a file matching {pattern!r}")
+        extra += [hit] * (int(times) - 1)
+        log(f"train.repeat {item!r}: {len(hit):,} training rows, each {times} times")
+    return pd.concat([rows, *extra], ignore_index=True) if extra else rows
+
+
 def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log: Log, start=None):
     """Fit the configured model kind; returns the backend and what training recorded.
     `start`: a transformer backend to fine-tune further (retraining) instead of a fresh one.
@@ -84,7 +100,8 @@ def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log:
     compose.enabled, partly composed into articles (training/compose.py)."""
     from .compose import with_articles
 
-    rows, val = with_articles(balance(df[df["fold"] == "train"], cfg), df[df["fold"] == "val"], cfg, log)
+    rows, val = with_articles(repeated(balance(df[df["fold"] == "train"], cfg), cfg, log), df[df["fold"] == "val"],
+                              cfg, log)
     if cfg.model.kind == "tfidf":
         rows = pd.concat([rows, val], ignore_index=True)  # the baseline has nothing to tune, so it also learns from val
         log(f"fitting tfidf on {len(rows):,} rows ({len(val):,} of them validation)")
