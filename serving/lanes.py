@@ -9,8 +9,7 @@ answer-building, the event loop's HTTP and JSON), so each lane thread was on a c
 its time and the service never used more than 1.7 of its 2 cores (session 11, /proc per-thread
 CPU). Here each lane is a process with its own interpreter, its own copy of the model and its
 own torch threads; the service's lane threads only hand it texts and wait (without the GIL).
-The texts go over a pipe and the answers come back as plain dicts: a few hundred microseconds
-for a call of 16 notes, against ~80 ms of model work.
+The texts go over a pipe and the answers come back as plain dicts.
 
 A lane process follows its parent (lifeline.py), and the lanes are restarted when one dies
 (an OOM kill): the call it was running fails with a clear error, later calls are answered.
