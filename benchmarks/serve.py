@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from benchmarks.common import median_rate  # noqa: E402
+
 
 def load_texts(n: int, data_root: Path | None) -> list[str]:
     """ACLED notes (cleaned, as the readers give them) when the shared data is there, else the starter set."""
@@ -50,15 +52,7 @@ def in_process(model: Path, texts: list[str], batch: int, min_seconds: float = 8
     gave 347.8 and 388.5 articles/s in two runs minutes apart (session 10)."""
     from secnews.training import load
 
-    predictor = load(model)
-    predictor.answers(texts[:batch])  # warm-up
-    rates, began = [], time.perf_counter()
-    while not rates or time.perf_counter() - began < min_seconds:
-        start = time.perf_counter()
-        for i in range(0, len(texts), batch):
-            predictor.answers(texts[i:i + batch])
-        rates.append(len(texts) / (time.perf_counter() - start))
-    return float(np.median(rates))
+    return median_rate(load(model).answers, texts, batch, passes=1, min_seconds=min_seconds)[0]
 
 
 def in_process_workers(model: Path, texts: list[str], batch: int) -> float:

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import median_rate, write_result  # noqa: E402
 from benchmarks.serve import drive, in_process_workers, start_server  # noqa: E402
 from secnews.training.evaluate import compute_metrics  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
@@ -79,16 +79,6 @@ def rate(fn, texts: list[str], batch: int = 64) -> float:
     for i in range(0, len(texts), batch):
         fn(texts[i:i + batch])
     return len(texts) / (time.perf_counter() - start)
-
-
-def median_rate(fn, texts: list[str], batch: int, passes: int = 3) -> tuple[float, list[float]]:
-    """Median articles/s of `passes` whole passes of `rate`. The served figure is a 30-second
-    average; one ~7-second pass is not as steady (single passes of the same model on the same
-    texts moved 5-10% between runs, session 10), and until session 11 the ratio was taken
-    against one pass (295.9 articles/s in session 11's run, when serve.py's median of passes
-    on its own 512 notes was 370.4)."""
-    rates = [rate(fn, texts, batch) for _ in range(passes)]
-    return float(np.median(rates)), [round(x, 1) for x in rates]
 
 
 def encoder_flops(config, batch: int, tokens: int) -> float:
@@ -263,6 +253,8 @@ def main() -> None:
                                           f"ACLED test split ({p['n']:,} notes) of {p['model']}")
     log(f"secnews score: {r['score_articles_per_s']} articles/s")
     short = [t for t in notes["text"].tolist() if len(t.split()) <= 300]
+    # medians of 3 passes: until session 11 the ratio was taken against one pass (295.9 articles/s
+    # in session 11's first run, when serve.py's median of passes on its 512 notes was 370.4)
     in_process, r["in_process_predict_acled_passes"] = median_rate(model.answers, notes["text"].tolist(), 64)
     s = served(args.model, notes["text"].tolist(), short)
     r["in_process_predict_acled_articles_per_s"] = round(in_process, 1)

@@ -22,6 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from secnews.serving.batcher import trim_heap
+
 _predictor = None  # the model of this lane process (set by start_lane)
 
 
@@ -50,8 +52,6 @@ def warm_up(hold_s: float) -> int:
 
 
 def answer(texts: list[str]) -> list[dict]:
-    from secnews.serving.batcher import trim_heap
-
     try:
         return _predictor.answers(texts)
     finally:

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 with bentoml.importing():
-    from secnews.training import load
+    from secnews.training.modeldir import describe
 
 MODEL_TAG = os.environ.get("SECNEWS_MODEL", "secnews:latest")
 # processes, model lanes in each, torch threads in each lane (configs/serve.yaml)
@@ -74,15 +74,16 @@ class SecNews:
 
     def __init__(self) -> None:
         follow_parent()  # a worker whose server was killed must not keep serving (issue 14)
-        self.predictor = load(self.model.path)
+        # the labels, tasks and kind only: the model itself is loaded by the lanes (serving/lanes.py)
+        manifest, config, self.spaces = describe(self.model.path)
         self.tag = str(self.model.tag)
         metrics = json.loads(open(os.path.join(self.model.path, "metrics.json")).read())
         # labels of a from_data task (e.g. actors) are open: analysts name new ones
-        open_tasks = {t.name for t in self.predictor.config.tasks if t.labels == "from_data"}
+        open_tasks = {t.name for t in config.tasks if t.labels == "from_data"}
         _metadata.update({
-            "model": self.tag, "kind": self.predictor.manifest["kind"],
+            "model": self.tag, "kind": manifest["kind"],
             "tasks": [{"name": s.name, "type": s.type, "labels": s.labels, "parents": s.parents or None,
-                       "threshold": s.threshold, "open": s.name in open_tasks} for s in self.predictor.spaces.values()],
+                       "threshold": s.threshold, "open": s.name in open_tasks} for s in self.spaces.values()],
             "metrics": {t: {k: m.get(k) for k in ("macro_f1", "micro_f1", "n")} for t, m in metrics["tasks"].items()},
             "limits": {k: v for k, v in vars(LIMITS).items() if k != "feedback_db"}})  # no server paths
         self.feedback_store = FeedbackStore(feedback_db_path(LIMITS), LIMITS.keep_classified)
@@ -132,7 +133,7 @@ class SecNews:
         return FeedbackAck(feedback_id=fid, article_id=article_id, labels=clean, model=self.tag)
 
     def _check_label(self, task: str, value):
-        spaces = self.predictor.spaces
+        spaces = self.spaces
         if task not in spaces:
             raise InvalidArgument(f"labels.{task}: not a task of this model; tasks: {', '.join(spaces)}")
         space = spaces[task]

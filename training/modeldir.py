@@ -135,16 +135,24 @@ def bundle_config(cfg, folder: Path):
     return cfg
 
 
-def load(path: str | Path, verify: bool = True):
-    """The one loader: a Predictor for any model kind."""
+def describe(path: str | Path, verify: bool = True):
+    """A model directory's manifest, config and label spaces, without loading its weights
+    (what the service's worker needs; its model lanes load the model)."""
     from .config import config_from_dict
     from .labels import LabelSpace
-    from .predictor import Predictor
 
     path = Path(path)
     manifest = read_manifest(path, verify)
     cfg = config_from_dict(yaml.safe_load((path / "config.yaml").read_text()), base=path)
-    spaces = {d["name"]: LabelSpace.from_dict(d) for d in manifest["tasks"]}
+    return manifest, cfg, {d["name"]: LabelSpace.from_dict(d) for d in manifest["tasks"]}
+
+
+def load(path: str | Path, verify: bool = True):
+    """The one loader: a Predictor for any model kind."""
+    from .predictor import Predictor
+
+    path = Path(path)
+    manifest, cfg, spaces = describe(path, verify)
     if manifest["kind"] not in KINDS:
         raise ModelDirError(f"{path}: unknown model kind {manifest['kind']!r}; this secnews reads {', '.join(KINDS)}")
     module, name = KINDS[manifest["kind"]]

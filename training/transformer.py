@@ -361,8 +361,8 @@ class TransformerBackend:
         self.device = next(model.parameters()).device
         keep_bf16_weights(model)
         self.set_precision(cfg.precision)
-        # the service reads on several threads at once (serving/batcher.py lanes); a fast
-        # tokenizer's settings live in one Rust object that a call may reset ("Already borrowed")
+        # a model may be called from several threads at once; a fast tokenizer's settings live
+        # in one Rust object that a concurrent call may reset ("Already borrowed")
         self.tokenizing = threading.Lock()
 
     def set_precision(self, precision: str) -> None:
