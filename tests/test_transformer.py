@@ -207,6 +207,29 @@ def test_precision_auto_falls_back_to_fp32_without_bf16_units(overfit, monkeypat
         backend.set_precision("fp16")
 
 
+@pytest.mark.parametrize("units,setting,expected", [(False, "auto", False), (True, "auto", True),
+                                                     (False, True, True), (True, False, False)])
+def test_training_autocast_follows_train_bf16(encoder, monkeypatch, units, setting, expected):
+    """train.bf16 auto trains in bf16 only where the CPU has bf16 units: elsewhere autocast
+    emulates bf16 (a training step 24x slower than fp32 on an AVX2 EPYC); true/false force it."""
+    import secnews.training.transformer as tr
+
+    monkeypatch.setattr(tr, "cpu_has_bf16", lambda: units)
+    seen, autocast = [], torch.autocast
+
+    def spy(device_type, *args, enabled=True, **kw):
+        seen.append(enabled)
+        return autocast(device_type, *args, enabled=enabled, **kw)
+
+    monkeypatch.setattr(torch, "autocast", spy)
+    backend = build(TransformerConfig(encoder=str(encoder), max_length=64, stride=8, precision="fp32"), SPACES, seed=0)
+    lines = []
+    fit(backend, [r[0] for r in ROWS], gold_of(ROWS), [], {},
+        TrainConfig(epochs=1, batch_size=4, bf16=setting, eval_every=10_000, log_every=10_000), log=lines.append)
+    assert seen and set(seen) == {expected}  # every training forward pass
+    assert any(f"bf16 autocast {'on' if expected else 'off'} (train.bf16: {setting})" in line for line in lines)
+
+
 def test_kept_bf16_weights_answer_as_autocast_does_and_follow_the_weights(encoder):
     """bf16 inference keeps each Linear's bf16 weight instead of casting it on every call: the
     probabilities are those of plain autocast, a changed weight is cast again, and a forward

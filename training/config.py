@@ -147,7 +147,10 @@ class TrainConfig:
     # such as ACLED's 27k peaceful protests are thinned, rare ones kept whole)
     max_per_label: int | None = None
     balance_task: str = "event_type"
-    bf16: bool = True  # bf16 autocast for the training forward pass
+    # bf16 autocast for the training forward pass: auto = where the hardware has bf16 units
+    # (transformer.use_bf16). On a CPU without them autocast emulates bf16 and a training step
+    # ran 24x slower than fp32 (AVX2 EPYC, session 12), so `true` forces it and `false` forbids it
+    bf16: bool | Literal["auto"] = "auto"
     eval_every: int = 500  # steps between validation runs
     patience: int = 3  # validation runs without improvement before stopping
     max_minutes: float | None = None  # wall-clock budget: stop and keep the best checkpoint

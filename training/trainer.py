@@ -20,7 +20,7 @@ from .config import TrainConfig
 from .evaluate import compute_metrics
 from .labels import LabelSpace
 from .losses import multitask_loss, span_loss
-from .transformer import TransformerBackend, article_batch, pack
+from .transformer import TransformerBackend, article_batch, pack, use_bf16
 
 Log = Callable[[str], None]
 
@@ -108,6 +108,7 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
                                                  cfg.tokens_per_batch))
     total = max(1, int(steps_per_epoch * cfg.epochs))
     budget = cfg.max_minutes * 60 if cfg.max_minutes else None
+    bf16 = use_bf16("auto" if cfg.bf16 == "auto" else "bf16" if cfg.bf16 else "fp32", device)
     groups = []
     heads = [model.heads] + [m for m in (model.reader, model.span) if m is not None]
     for part, lr in ((model.encoder, cfg.lr), (nn.ModuleList(heads), cfg.head_lr or cfg.lr)):
@@ -119,7 +120,8 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     log(f"training {total:,} steps ({cfg.epochs} epochs of {steps_per_epoch:,} batches of "
         f"{f'{cfg.tokens_per_batch:,} tokens' if cfg.tokens_per_batch else cfg.batch_size}; {len(texts):,} texts, "
         f"{int(lengths.sum()):,} tokens), reader {backend.cfg.pooling}, "
-        f"on {device.type}, bf16 autocast {'on' if cfg.bf16 else 'off'}, class weighting {cfg.class_weighting}")
+        f"on {device.type}, bf16 autocast {'on' if bf16 else 'off'} (train.bf16: {cfg.bf16}), "
+        f"class weighting {cfg.class_weighting}")
     for name, w in weights.items():
         if w is not None and spaces[name].type == "multi":
             log(f"  {name} pos_weight: " + ", ".join(f"{l} {v:.1f}" for l, v in zip(spaces[name].labels, w.tolist())))
@@ -157,7 +159,7 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
             for g, lr in zip(opt.param_groups, peak):
                 g["lr"] = lr * scale
             b = article_batch(enc, idx, tok.pad_token_id, device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
             loss = multitask_loss(out.logits, _gold_batch(gold, idx, device), spaces, weights)
             if b.tags is not None and (sl := span_loss(out.tokens, b.tags)) is not None:
