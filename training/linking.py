@@ -38,6 +38,7 @@ CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
             "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
             "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 WORD = re.compile(r"[\w'’\-]+")
+WORD_CHAR = re.compile(r"\w")
 
 
 def _capital(word: str) -> bool:
@@ -198,10 +199,16 @@ class ActorLinker:
 
     def known_inside(self, name: str) -> str | None:
         """The longest known name or alias written inside a longer span ("Islamist militant
-        group al Shabaab", "Nasr al-Islam wal Muslimin (JNIM")."""
+        group al Shabaab", "Nasr al-Islam wal Muslimin (JNIM"), not inside a longer word.
+
+        A form found inside starts after a non-word character and ends before one, so only
+        the span's stretches between two such characters are looked up in the forms table
+        (a regex search per form, ~1,000 of them, cost 3.2 ms an answer: 4.4% of `predict`
+        on 1,200 texts in fp32, session 12)."""
         low = " " + re.sub(r"[\s\-]+", " ", name.lower()) + " "
-        hits = [(len(k), canonical) for k, canonical in self._forms.items()
-                if len(k) >= 3 and re.search(r"(?<![\w])" + re.escape(k) + r"(?![\w])", low)]
+        cuts = [i for i, c in enumerate(low) if not WORD_CHAR.match(c)]
+        hits = [(j - i - 1, self._forms[low[i + 1:j]]) for a, i in enumerate(cuts) for j in cuts[a + 1:]
+                if j - i > 3 and low[i + 1:j] in self._forms]
         return max(hits)[1] if hits else None
 
     def lookup(self, name: str) -> str | None:
