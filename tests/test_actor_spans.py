@@ -39,6 +39,22 @@ def test_variants_of_coded_names():
     assert {"NAF", "United Armed Forces of Novorossiya"} <= set(name_variants("NAF: United Armed Forces of Novorossiya"))
 
 
+def test_a_state_force_is_mentioned_by_its_nationality_and_by_its_bare_role_words():
+    from pathlib import Path
+
+    from secnews.training.spans import row_mentions
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    texts = ["Police shot dead two suspects in Kayole; the police later said they were armed.",
+             "Kenyan troops and the police repulsed an attack.", "Al Shabaab attacked a police post."]
+    found = row_mentions(texts, ["Police Forces of Kenya", "Military Forces of Kenya", "Al Shabaab"], None, {}, states)
+    assert [[t[a:b] for a, b in spans] for t, spans in zip(texts, found)] == [
+        ["Police", "police"], ["Kenyan troops"], ["Al Shabaab"]]  # the police of a row not theirs stay untagged
+    assert states.role_of("the Police") == "police" and states.role_of("soldiers") == "military"
+    assert states.role_of("drones") is None  # a role word, but not one that names a force on its own
+
+
 def test_mentions_ignore_case_and_hyphens_and_whole_words():
     text = "Suspected al-shabaab fighters attacked; AL SHABAAB later claimed it. Shabaabists unrelated."
     spans = find_mentions(text, name_variants("Al Shabaab"))
@@ -116,6 +132,13 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     t2 = "Officials said suspected Boko Haram fighters fled. The Islamist militant group al-Shabaab denied it."
     assert linker.choose(t2, [Span(t2.index("Haram"), t2.index("Haram") + 5, 0.8)]).text(t2) == "Boko Haram"
     assert linker.name("Islamist militant group al-Shabaab", t2) == ("Al Shabaab", True)
+    # inside: the longest known form, whole words only, a form that starts with punctuation too
+    linker = ActorLinker({"aliases": {"JNIM": ["(JNIM)"], "Islamic State": ["IS"]}},
+                         ["JNIM", "Islamic State", "Ansar al-Islam", "Other"], {}, states=states)
+    assert linker.known_inside("fighters of Ansar al-Islam and the Islamic State") == "Ansar al-Islam"
+    assert linker.known_inside("Nasr al-Islam wal Muslimin (JNIM) cells") == "JNIM"
+    assert linker.known_inside("Islamic Statehood Party") is None  # not inside a longer word
+    assert linker.known_inside("ISIS fighters") is None  # "IS" is too short to count inside
 
 
 def test_registry_grows_without_retraining(tmp_path, monkeypatch):
@@ -267,9 +290,13 @@ def test_linker_reads_state_forces_against_the_text():
     text = "Al Shabaab militants stormed a construction site in Lamu and destroyed equipment."
     span = [Span(0, 10, 0.9)]
     assert linker.decide("Military Forces of Kenya", 0.99, text, span).text(text) == "Al Shabaab"
-    # ... but not where the text speaks of troops
+    # ... and where the text speaks of troops only outside what the span head read (a target) ...
     troops = "Al Shabaab militants stormed a camp in Lamu; troops repelled them."
-    assert linker.decide("Military Forces of Kenya", 0.99, troops, span) is None
+    assert linker.decide("Military Forces of Kenya", 0.99, troops, span).text(troops) == "Al Shabaab"
+    # ... but not where the span head read the troops too, or read no name at all
+    both = span + [Span(troops.index("troops"), troops.index("troops") + 6, 0.3)]
+    assert linker.decide("Military Forces of Kenya", 0.99, troops, both) is None
+    assert linker.decide("Military Forces of Kenya", 0.99, troops, [Span(0, 10, 0.4)]) is None
     # the closed head's state force takes the role and the country the text gives it
     police = "A police officer shot dead a driver in Trans Mara, Narok County."
     closed = {"label": "Police Forces of Sri Lanka", "score": 0.5, "uncertain": False}
@@ -283,6 +310,18 @@ def test_linker_reads_state_forces_against_the_text():
     assert (a["label"], a["decided_by"]) == ("Police Forces of Sri Lanka", "closed")
     gendarmes = {**closed, "label": "Police Forces of Burkina Faso Gendarmerie"}
     assert linker.answer(gendarmes, "Gendarmes beat a trader in Narok.", [], [], False)["decided_by"] == "closed"
+    # a bare role word the span head read takes the country of the text's places, else the
+    # country the closed head's state forces point to, else stays as written
+    assert linker.name("Police", "Police shot a driver in Narok.", "Sri Lanka") == ("Police Forces of Kenya", False)
+    assert linker.name("the soldiers", "The soldiers raided a village.", "Kenya") == ("Military Forces of Kenya", True)
+    assert linker.name("Police", "Police shot a driver.") == ("Police", False)
+    assert linker.name("Police Commissioner", "Police Commissioner spoke.", "Kenya")[0] != "Police Forces of Kenya"
+    proba = np.array([0.03, 0.02, 0.01, 0.94])  # the labels above: Kenya 0.03, Sri Lanka 0.02, Burkina Faso 0.01
+    assert linker.prior_country(proba) is None  # too little mass on any country's state forces
+    assert linker.prior_country(np.array([0.06, 0.02, 0.02, 0.9])) == "Kenya"
+    a = linker.answer({"label": "Other", "score": 0.7, "uncertain": False}, "Police kill two during clashes.",
+                      [Span(0, 6, 0.8)], [], False, country="Kenya")
+    assert (a["label"], a["decided_by"], a["mention"]) == ("Police Forces of Kenya", "span", "Police")
 
 
 def test_batch_scorer_writes_the_name_the_span_head_read(span_model, tmp_path):

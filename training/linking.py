@@ -39,6 +39,7 @@ CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
             "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 WORD = re.compile(r"[\w'’\-]+")
 WORD_CHAR = re.compile(r"\w")
+PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
 
 def _capital(word: str) -> bool:
@@ -155,6 +156,8 @@ class ActorLinker:
             if canonical.lower() in self.known:
                 self._forms.setdefault(re.sub(r"[\s\-]+", " ", alias), self.known[canonical.lower()])
         self.threshold = threshold
+        # the country of each closed-set label that is a state force ("Military Forces of Kenya")
+        self._label_country = [(self.states.parse(l) or (None, None))[1] for l in labels]
 
     @classmethod
     def for_model(cls, path, config, space: LabelSpace | None) -> "ActorLinker":
@@ -176,10 +179,24 @@ class ActorLinker:
                    StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
                    cutoff, floor)
 
-    def name(self, raw: str, text: str) -> tuple[str, bool]:
-        """The normalised name of a span and whether it is a known actor."""
+    def prior_country(self, proba) -> str | None:
+        """The country the closed-set head's state forces point to (their probabilities summed
+        by country), or None when it gives them next to nothing: what the head read of a
+        text's places and style, for a role word the text does not say whose it is."""
+        mass: dict[str, float] = {}
+        for country, p in zip(self._label_country, proba):
+            if country:
+                mass[country] = mass.get(country, 0.0) + float(p)
+        best = max(mass, key=mass.get, default=None)
+        return best if best is not None and mass[best] >= PRIOR_MASS else None
+
+    def name(self, raw: str, text: str, country: str | None = None) -> tuple[str, bool]:
+        """The normalised name of a span and whether it is a known actor; `country`, the
+        closed head's (prior_country), places a bare role word when the text's own place
+        names do not."""
         name = POSSESSIVE.sub("", LEADING.sub("", " ".join(raw.split()).strip(" ,.;:\"'()[]")))
-        state = self.states.compose(name)  # "Kenyan troops" -> "Military Forces of Kenya"
+        # "Kenyan troops" -> "Military Forces of Kenya"; "Police" in Narok County -> "Police Forces of Kenya"
+        state = self.states.compose(name) or self.placed_role(name, text, country)
         if state:
             found = self.lookup(state)
             return found or state, found is not None
@@ -196,6 +213,15 @@ class ActorLinker:
         if name.isupper() and " " in name:  # MUC-3/4 wire copy is upper case
             name = name.title()
         return self.normalizer(name) or name, False
+
+    def placed_role(self, name: str, text: str, country: str | None) -> str | None:
+        """A bare role word ("Police", "soldiers") as the state force of the country the
+        text's places belong to, else of `country`; None for anything else."""
+        role = self.states.role_of(name)
+        if role is None:
+            return None
+        country = (country_of(text, self.places) if self.places else None) or country
+        return f"{role.capitalize()} Forces of {country}" if country else None
 
     def known_inside(self, name: str) -> str | None:
         """The longest known name or alias written inside a longer span ("Islamist militant
@@ -230,8 +256,8 @@ class ActorLinker:
             words = [w.lower() for w in WORD.findall(span.text(text))]
             if not words or all(w in GENERIC for w in words):
                 continue
-            if mixed and not re.search(r"[A-Z0-9]", span.text(text)):
-                continue
+            if mixed and not re.search(r"[A-Z0-9]", span.text(text)) and not self.states.role_of(span.text(text)):
+                continue  # a lower-case span names nobody, except a state force's bare role word ("police")
             if self.states.by_word.get(" ".join(words)) and not self.states.compose(span.text(text)):
                 continue
             return span
@@ -249,9 +275,9 @@ class ActorLinker:
                     return Span(span.start, span.end + m.end(), span.score)
         return span
 
-    def named(self, text: str, span: Span) -> dict:
+    def named(self, text: str, span: Span, country: str | None = None) -> dict:
         """What the span head decided: the linked name, its score, whether it is known, where."""
-        label, known = self.name(span.text(text), text)
+        label, known = self.name(span.text(text), text, country)
         return {"label": label, "score": round(span.score, 4), "known": known, "span": [span.start, span.end],
                 "uncertain": span.score < self.threshold, "decided_by": "span"}
 
@@ -264,17 +290,26 @@ class ActorLinker:
         military, while the span head reads "Al Shabaab militants stormed ...". A candidate
         counts from `cutoff`, or from `floor` when the closed head answers Other: it knows
         the group is none of its own, and a flagged name says more than Other does."""
-        if closed_label.lower() not in CATEGORIES and closed_score >= self.defer and self.mentioned(closed_label, text):
+        if closed_label.lower() not in CATEGORIES and closed_score >= self.defer and self.mentioned(closed_label, text, candidates):
             return None
         least = self.floor if closed_label.lower() == "other" else self.cutoff
         return self.choose(text, [c for c in candidates if c.score >= least])
 
-    def mentioned(self, label: str, text: str) -> bool:
+    def mentioned(self, label: str, text: str, candidates: list[Span] = ()) -> bool:
         """Whether the text could be about `label`: for a state force, one of its role words
         ("RSF soldiers", "Russian forces" and "police" all are); any other named actor is
-        taken as mentioned (its forms are many)."""
+        taken as mentioned (its forms are many). Where the span head read a name (a
+        candidate from `cutoff`), the role words count only inside a candidate of its own:
+        in "Al Shabaab militants attacked a police base" the police are the target."""
         parsed = self.states.parse(label)
-        return not parsed or self._says(text, self.states.roles.get(parsed[0], []))
+        if not parsed:
+            return True
+        words = self.states.roles.get(parsed[0], [])
+        if not self._says(text, words):
+            return False
+        if not any(c.score >= self.cutoff for c in candidates):
+            return True
+        return any(self._says(c.text(text), words) for c in candidates if c.score >= self.floor)
 
     def placed(self, label: str, text: str) -> str | None:
         """A closed-set state force recomposed from what the text says, or None to keep it:
@@ -305,9 +340,10 @@ class ActorLinker:
         names nobody known."""
         return {"known": label.lower() != "other", "decided_by": "closed"}
 
-    def answer(self, closed: dict, text: str, candidates: list[Span], sentence_spans: list, evidence: bool) -> dict:
+    def answer(self, closed: dict, text: str, candidates: list[Span], sentence_spans: list, evidence: bool,
+               country: str | None = None) -> dict:
         """The actor answer: the span's name (`decide`), else the closed-set head's label;
-        `decided_by` says which."""
+        `decided_by` says which. `country`: the closed head's (prior_country)."""
         span = self.decide(closed["label"], closed["score"], text, candidates)
         if span is None:
             moved = self.placed(closed["label"], text)
@@ -316,7 +352,7 @@ class ActorLinker:
             found = self.lookup(moved) or self.lookup(moved.replace(" Forces of ", " Forces of the "))
             return {**closed, "label": found or moved, "known": found is not None, "decided_by": "places",
                     "closed_set": {"label": closed["label"], "score": closed["score"]}}
-        out = {**closed, **self.named(text, span), "mention": span.text(text),
+        out = {**closed, **self.named(text, span, country), "mention": span.text(text),
                "closed_set": {"label": closed["label"], "score": closed["score"]}}
         if evidence:
             sent = next(((a, b) for a, b in sentence_spans if a <= span.start < b), (span.start, span.end))
