@@ -312,15 +312,16 @@ def test_linker_reads_state_forces_against_the_text():
     assert linker.answer(gendarmes, "Gendarmes beat a trader in Narok.", [], [], False)["decided_by"] == "closed"
     # a bare role word the span head read takes the country of the text's places, else the
     # country the closed head's state forces point to, else stays as written
-    assert linker.name("Police", "Police shot a driver in Narok.", "Sri Lanka") == ("Police Forces of Kenya", False)
-    assert linker.name("the soldiers", "The soldiers raided a village.", "Kenya") == ("Military Forces of Kenya", True)
+    kenya, sri_lanka = np.array([0.3, 0.0, 0.0, 0.7]), np.array([0.0, 0.3, 0.0, 0.7])  # closed heads' probabilities
+    assert linker.name("Police", "Police shot a driver in Narok.", sri_lanka) == ("Police Forces of Kenya", False)
+    assert linker.name("the soldiers", "The soldiers raided a village.", kenya) == ("Military Forces of Kenya", True)
     assert linker.name("Police", "Police shot a driver.") == ("Police", False)
-    assert linker.name("Police Commissioner", "Police Commissioner spoke.", "Kenya")[0] != "Police Forces of Kenya"
+    assert linker.name("Police Commissioner", "Police Commissioner spoke.", kenya)[0] != "Police Forces of Kenya"
     proba = np.array([0.03, 0.02, 0.01, 0.94])  # the labels above: Kenya 0.03, Sri Lanka 0.02, Burkina Faso 0.01
     assert linker.prior_country(proba) is None  # too little mass on any country's state forces
     assert linker.prior_country(np.array([0.06, 0.02, 0.02, 0.9])) == "Kenya"
     a = linker.answer({"label": "Other", "score": 0.7, "uncertain": False}, "Police kill two during clashes.",
-                      [Span(0, 6, 0.8)], [], False, country="Kenya")
+                      [Span(0, 6, 0.8)], [], False, closed_proba=kenya)
     assert (a["label"], a["decided_by"], a["mention"]) == ("Police Forces of Kenya", "span", "Police")
 
 

@@ -190,13 +190,13 @@ class ActorLinker:
         best = max(mass, key=mass.get, default=None)
         return best if best is not None and mass[best] >= PRIOR_MASS else None
 
-    def name(self, raw: str, text: str, country: str | None = None) -> tuple[str, bool]:
-        """The normalised name of a span and whether it is a known actor; `country`, the
-        closed head's (prior_country), places a bare role word when the text's own place
-        names do not."""
+    def name(self, raw: str, text: str, closed_proba=None) -> tuple[str, bool]:
+        """The normalised name of a span and whether it is a known actor; `closed_proba`, the
+        closed head's probabilities, places a bare role word when the text's own place names
+        do not (prior_country)."""
         name = POSSESSIVE.sub("", LEADING.sub("", " ".join(raw.split()).strip(" ,.;:\"'()[]")))
         # "Kenyan troops" -> "Military Forces of Kenya"; "Police" in Narok County -> "Police Forces of Kenya"
-        state = self.states.compose(name) or self.placed_role(name, text, country)
+        state = self.states.compose(name) or self.placed_role(name, text, closed_proba)
         if state:
             found = self.lookup(state)
             return found or state, found is not None
@@ -214,13 +214,15 @@ class ActorLinker:
             name = name.title()
         return self.normalizer(name) or name, False
 
-    def placed_role(self, name: str, text: str, country: str | None) -> str | None:
+    def placed_role(self, name: str, text: str, closed_proba=None) -> str | None:
         """A bare role word ("Police", "soldiers") as the state force of the country the
-        text's places belong to, else of `country`; None for anything else."""
+        text's places belong to, else of the closed head's (prior_country, worked out only
+        here: most answers never need it); None for anything else."""
         role = self.states.role_of(name)
         if role is None:
             return None
-        country = (country_of(text, self.places) if self.places else None) or country
+        country = (country_of(text, self.places) if self.places else None) or (
+            self.prior_country(closed_proba) if closed_proba is not None else None)
         return f"{role.capitalize()} Forces of {country}" if country else None
 
     def known_inside(self, name: str) -> str | None:
@@ -274,9 +276,9 @@ class ActorLinker:
                     return Span(span.start, span.end + m.end(), span.score)
         return span
 
-    def named(self, text: str, span: Span, country: str | None = None) -> dict:
+    def named(self, text: str, span: Span, closed_proba=None) -> dict:
         """What the span head decided: the linked name, its score, whether it is known, where."""
-        label, known = self.name(span.text(text), text, country)
+        label, known = self.name(span.text(text), text, closed_proba)
         return {"label": label, "score": round(span.score, 4), "known": known, "span": [span.start, span.end],
                 "uncertain": span.score < self.threshold, "decided_by": "span"}
 
@@ -342,9 +344,9 @@ class ActorLinker:
         return {"known": label.lower() != "other", "decided_by": "closed"}
 
     def answer(self, closed: dict, text: str, candidates: list[Span], sentence_spans: list, evidence: bool,
-               country: str | None = None) -> dict:
+               closed_proba=None) -> dict:
         """The actor answer: the span's name (`decide`), else the closed-set head's label;
-        `decided_by` says which. `country`: the closed head's (prior_country)."""
+        `decided_by` says which. `closed_proba`: the closed head's probabilities (prior_country)."""
         span = self.decide(closed["label"], closed["score"], text, candidates)
         if span is None:
             moved = self.placed(closed["label"], text)
@@ -353,7 +355,7 @@ class ActorLinker:
             found = self.lookup(moved) or self.lookup(moved.replace(" Forces of ", " Forces of the "))
             return {**closed, "label": found or moved, "known": found is not None, "decided_by": "places",
                     "closed_set": {"label": closed["label"], "score": closed["score"]}}
-        out = {**closed, **self.named(text, span, country), "mention": span.text(text),
+        out = {**closed, **self.named(text, span, closed_proba), "mention": span.text(text),
                "closed_set": {"label": closed["label"], "score": closed["score"]}}
         if evidence:
             sent = next(((a, b) for a, b in sentence_spans if a <= span.start < b), (span.start, span.end))

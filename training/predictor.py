@@ -89,7 +89,7 @@ class Predictor:
         chosen = [self.linker.decide(space.labels[int(p.argmax())], float(p.max()), text, candidates)
                   for p, text, candidates in zip(closed, texts, names)]
         return proba, [self.linker.closed(space.labels[int(p.argmax())]) if span is None
-                       else self.linker.named(text, span, self.linker.prior_country(p))
+                       else self.linker.named(text, span, p)
                        for p, text, span in zip(closed, texts, chosen)]
 
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
@@ -140,8 +140,7 @@ class Predictor:
                 answer[name] = (self._multi(p, space, d["chosen"][i], d["uncertain"][i], pick) if space.type == "multi"
                                 else self._single(p, space, {k: v[i] for k, v in d.items()}, pick))
                 if names is not None and name == self.span_task:
-                    answer[name] = self.linker.answer(answer[name], texts[i], names[i], spans[i], evidence,
-                                                      self.linker.prior_country(p))
+                    answer[name] = self.linker.answer(answer[name], texts[i], names[i], spans[i], evidence, p)
                 if no_event is not None and no_event[i] and name != "relevance":
                     answer[name]["uncertain"] = True  # nothing codable was reported: no answer is sure
             out.append(answer)

@@ -90,7 +90,7 @@ class StateForces:
     def __init__(self, spec: dict):
         self.roles = {role: sorted(words, key=len, reverse=True) for role, words in (spec.get("roles") or {}).items()}
         # role words that name a state force with no country before them (a subset of roles)
-        self.bare = {role: sorted(words, key=len, reverse=True) for role, words in (spec.get("bare") or {}).items()}
+        self.bare = {role: {w.lower() for w in words} for role, words in (spec.get("bare") or {}).items()}
         self.countries = {c: [c, *(d or [])] for c, d in (spec.get("countries") or {}).items()}
         self.by_word = {w.lower(): c for c, words in self.countries.items() for w in words}
         # longest first: "South Sudan" before "Sudan"
@@ -111,7 +111,7 @@ class StateForces:
     def role_of(self, text: str) -> str | None:
         """"police", "the soldiers": the role a bare role word names (no country before it)."""
         t = re.sub(r"^the\s+", "", " ".join(text.split()).strip(), flags=re.IGNORECASE).lower()
-        return next((role for role, words in self.bare.items() if t in (w.lower() for w in words)), None)
+        return next((role for role, words in self.bare.items() if t in words), None)
 
     def compose(self, text: str) -> str | None:
         """"Ukrainian forces" -> "Military Forces of Ukraine"; None when the words are not a
