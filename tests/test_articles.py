@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from secnews.training.compose import compose, rare_repeats, read_paragraphs, with_articles
-from secnews.training.config import TrainConfig, TransformerConfig, load_config
+from secnews.training.config import ConfigError, TrainConfig, TransformerConfig, load_config
 from secnews.training.data import read_data
+from secnews.training.errors import SecnewsError
 from secnews.training.labels import LabelSpace
 from secnews.training.predictor import Predictor
+from secnews.training.spans import row_mentions
 from secnews.training.train import fit_temperature
 from secnews.training.trainer import fit
 from secnews.training.transformer import TransformerBackend, build
@@ -214,6 +216,75 @@ def test_rare_labels_are_repeated_up_to_min_per_label_in_different_articles(tmp_
     train, val = with_articles(rows, rows.iloc[0:0], cfg, log=lambda m: None)
     chem = train[train["event_type"] == "Chemical weapon"]
     assert len(chem) == 6 and chem["text"].nunique() == 6
+
+
+def _attribution_config(tmp_path: Path, share: float):
+    cfg = _config(tmp_path, share=1.0, attribution=share)
+    templates = write_jsonl(tmp_path / "attribution_templates.jsonl", [
+        {"kind": "behind", "text": "Officials blamed {actor} for the attack."},
+        {"kind": "unclaimed", "text": "No group has claimed responsibility."},
+        {"kind": "not_behind", "text": "{other} denied any involvement."}])
+    cfg.compose.paragraphs = [*cfg.compose.paragraphs, str(templates)]
+    return cfg
+
+
+def _attribution_rows() -> pd.DataFrame:
+    recs = [{"id": f"r{i}", "text": f"Red Hand Brigade militants attacked a police post in town {i}. Two died.",
+             "event_type": "Attack", "actor": "Red Hand Brigade"} for i in range(30)]
+    recs += [{"id": f"b{i}", "text": f"Blue Lion Front fighters ambushed a convoy on road {i}.",
+              "event_type": "Armed clash", "actor": "Blue Lion Front"} for i in range(30)]
+    recs += [{"id": f"u{i}", "text": f"Unidentified gunmen shot a trader in village {i}.",
+              "event_type": "Attack", "actor": "Unidentified"} for i in range(30)]
+    recs += [{"id": f"a{i}", "text": f"Red Hand Brigade signed a truce with the army in district {i}.",
+              "event_type": "Agreement", "actor": "Red Hand Brigade"} for i in range(30)]
+    df = pd.DataFrame(recs).astype(object)
+    df["target"], df["relevance"] = [["police"]] * len(df), "event"
+    df["split_key"], df["date"], df["split"], df["fold"] = df["text"], None, None, "train"
+    return df
+
+
+def test_attribution_moves_the_name_from_the_lede_to_who_is_said_to_be_behind_it(tmp_path):
+    cfg = _attribution_config(tmp_path, 1.0)
+    rows = _attribution_rows()
+    out, _ = compose(rows, cfg, "train", None, {}, read_paragraphs(cfg.compose.paragraphs), 0)
+    red = out[out["id"].str.startswith("composed:r")]
+    assert len(red) == 30
+    for text in red["text"]:
+        lede = next(p for p in text.split("\n\n") if "attacked a police post" in p)
+        assert lede.startswith("Militants attacked a police post") and "Red Hand" not in lede
+        assert "Officials blamed Red Hand Brigade for the attack." in text.split("\n\n")
+    # the span head is trained on the name where the article says who is behind the attack
+    mentions = row_mentions(red["text"].tolist(), red["actor"].tolist(), None, {})
+    for text, spans in zip(red["text"], mentions):
+        assert any(text[a - len("Officials blamed "):a] == "Officials blamed " for a, _ in spans)
+    # an unattributed attack says so; a group named beside it is not behind it and trains "no span"
+    unknown = out[out["id"].str.startswith("composed:u")]
+    assert unknown["text"].str.contains("No group has claimed responsibility.", regex=False).all()
+    denied = [t for t in unknown["text"] if "denied any involvement" in t]
+    assert denied and all(("Red Hand Brigade denied" in t) != ("Blue Lion Front denied" in t) for t in denied)
+    assert row_mentions(denied, ["Unidentified"] * len(denied), None, {}) == [[]] * len(denied)
+    # a truce is not an attack anyone is said to be behind: told as the note tells it
+    truce = out[out["id"].str.startswith("composed:a")]
+    assert not truce["text"].str.contains("blamed|claimed|denied").any()
+    assert all(any(p in set(rows["text"]) for p in t.split("\n\n")) for t in truce["text"])
+
+
+def test_attribution_share_and_templates_are_checked(tmp_path):
+    off = _attribution_config(tmp_path, 0.0)
+    rows = _attribution_rows()
+    out, _ = compose(rows, off, "train", None, {}, read_paragraphs(off.compose.paragraphs), 0)
+    assert not out["text"].str.contains("blamed|claimed", regex=True).any()
+    with pytest.raises(ConfigError, match=r"compose.attribution: expected a share in \[0, 1\], found 1.5"):
+        _config(tmp_path, attribution=1.5)
+    no_templates = _config(tmp_path, share=1.0, attribution=0.5)
+    with pytest.raises(SecnewsError, match="names no attribution_\\* file"):
+        compose(rows, no_templates, "train", None, {}, read_paragraphs(no_templates.compose.paragraphs), 0)
+    bad = write_jsonl(tmp_path / "attribution_bad.jsonl", [{"kind": "behind", "text": "Somebody did it."}])
+    with pytest.raises(SecnewsError, match=r"attribution_bad.jsonl: line 1, field 'text': .* must contain \{actor\}"):
+        read_paragraphs([str(bad)])
+    odd = write_jsonl(tmp_path / "attribution_odd.jsonl", [{"kind": "rumour", "text": "{actor} maybe."}])
+    with pytest.raises(SecnewsError, match=r"line 1, field 'kind': expected one of behind, unclaimed, not_behind"):
+        read_paragraphs([str(odd)])
 
 
 def test_muc_articles_map_into_the_default_schema(tmp_path):

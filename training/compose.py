@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,8 @@ import pandas as pd
 
 from .config import Config
 from .errors import SecnewsError
+from .spans import NOT_A_NAME, PERIOD, find_mentions, mention_pattern, name_variants
+from .taxonomy import Taxonomy, read_hierarchy
 from .validation import coded_column
 
 # how a wire story brings up an earlier incident
@@ -32,26 +35,49 @@ CONNECTORS = ["Earlier this month, ", "Last week, ", "In a separate incident, ",
               "Last year, ", "In an earlier attack, ", "Previously, ", "Late last month, ",
               "The incident follows one in which ", "Two weeks ago, "]
 LEDE_WORDS = 150  # rows longer than this are articles already: never a lede or a background paragraph
+# who did it, as a lede says before anyone has attributed the attack
+SEEN_AS = ["gunmen", "militants", "armed men", "suspected militants", "attackers", "assailants"]
+# "Al Shabaab militants" without the name is "militants": the members word stays
+MEMBERS_NEXT = re.compile(r"[ \t]+(?:rebel[ \t]+)?(?:militants|fighters|rebels|gunmen|members|insurgents|"
+                          r"militiamen|militia|jihadists|combatants)\b", re.IGNORECASE)
+ATTRIBUTION_KINDS = ("behind", "unclaimed", "not_behind")
+# events someone is said to be behind; a surrender or a new base is not "claimed"
+ATTRIBUTED_EVENTS = ("Battles", "Explosions/Remote violence", "Violence against civilians")
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
 def read_paragraphs(paths: list[str]) -> dict[str, list[str]]:
     """{role: [text]} from JSONL files; a file's role is the first word of its name
-    (nonevent_paragraphs.jsonl -> nonevent, context_paragraphs.jsonl -> context)."""
-    out: dict[str, list[str]] = {"nonevent": [], "context": []}
+    (nonevent_paragraphs.jsonl -> nonevent, context_paragraphs.jsonl -> context). An
+    `attribution_*` file holds sentence templates, each with a `kind`: `behind` ("{actor}
+    claimed the attack"), `unclaimed` ("No group has claimed it") or `not_behind` ("{other}
+    denied any involvement"); each kind is a role of its own."""
+    out: dict[str, list[str]] = {"nonevent": [], "context": [], **{k: [] for k in ATTRIBUTION_KINDS}}
     for p in paths:
         path = Path(p)
         role = path.name.split("_")[0].split(".")[0]
-        if role not in out:
-            raise SecnewsError(f"compose.paragraphs: {path.name}: the name must start with 'nonevent' or 'context'")
+        if role not in ("nonevent", "context", "attribution"):
+            raise SecnewsError(f"compose.paragraphs: {path.name}: the name must start with 'nonevent', 'context' "
+                               f"or 'attribution'")
         if not path.is_file():
             raise SecnewsError(f"compose.paragraphs: {path} does not exist")
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 try:
-                    text = json.loads(line)["text"]
+                    rec = json.loads(line)
+                    text = rec["text"]
+                    kind = rec["kind"] if role == "attribution" else role
                 except (json.JSONDecodeError, KeyError, TypeError):
-                    raise SecnewsError(f"{path}: line {lineno}: expected a JSON object with a 'text' field") from None
-                out[role].append(" ".join(str(text).split()))
+                    need = "'kind' and 'text' fields" if role == "attribution" else "a 'text' field"
+                    raise SecnewsError(f"{path}: line {lineno}: expected a JSON object with {need}") from None
+                if kind not in out or (role == "attribution") != (kind in ATTRIBUTION_KINDS):
+                    raise SecnewsError(f"{path}: line {lineno}, field 'kind': expected one of "
+                                       f"{', '.join(ATTRIBUTION_KINDS)}, found {kind!r}")
+                placeholder = {"behind": "{actor}", "not_behind": "{other}"}.get(kind)
+                if placeholder and placeholder not in text:
+                    raise SecnewsError(f"{path}: line {lineno}, field 'text': a {kind!r} template must "
+                                       f"contain {placeholder}")
+                out[kind].append(" ".join(str(text).split()))
     return out
 
 
@@ -67,6 +93,112 @@ def _as_background(text: str, rng: np.random.Generator) -> str:
     if text[:2].isupper():  # "US forces ...", "ISIS ...": an acronym keeps its capitals
         return connector + text
     return connector + text[0].lower() + text[1:]
+
+
+class Attribution:
+    """Composed articles told the way news attributes an attack: the lede says what was seen
+    ("gunmen stormed ..."), a later sentence says who is behind it ("Officials blamed X"),
+    and other groups are named without being behind it ("Y denied any involvement"). Coder
+    notes name the actor in the same sentence as the event, so a span head trained on them
+    alone marks any group an article names (issue 11: attribution, not mention).
+
+    A lede whose coded actor is a named group written in it loses the name (SEEN_AS, or just
+    the members word: "militants") and the article gains a `behind` sentence with the name as
+    the note wrote it; the actor's later mention is what the span head is trained on. A lede
+    coded `Unidentified` gains an `unclaimed` sentence. Either may gain a `not_behind`
+    sentence naming another group of the fold, which trains "no span"."""
+
+    def __init__(self, cfg: Config, rows: pd.DataFrame, paragraphs: dict[str, list[str]]):
+        task = cfg.task(cfg.model.transformer.span_task)
+        self.share = cfg.compose.attribution
+        self.source = task.source
+        self.coded = coded_column(task.source) if coded_column(task.source) in rows.columns else task.source
+        taxonomy = Taxonomy(Path(cfg.data.taxonomy))
+        self.aliases, self.states = taxonomy.actors.names, taxonomy.states
+        event = next((t for t in cfg.tasks if t.hierarchy), None)
+        self.event_col = event.source if event is not None else None
+        tree = read_hierarchy(event.hierarchy) if event is not None else {}
+        self.violent = {label for coarse in ATTRIBUTED_EVENTS for label in [coarse, *tree.get(coarse, [])]}
+        self.paras = paragraphs
+        self._patterns: dict[str, object] = {}
+        self.told = {"behind": 0, "unclaimed": 0}  # articles told with attribution, by kind
+        names = rows[self.coded].map(lambda v: v if isinstance(v, str) else None).dropna().unique()
+        self.others = sorted({self.display(n) for n in names if self.is_group(n)} - {None})
+
+    def is_group(self, name: str) -> bool:
+        """One named group: not a category, not a state force, not a joint "A and/or B"."""
+        return not NOT_A_NAME.search(name.strip()) and not self.states.parse(name) and " and/or " not in name
+
+    def display(self, name: str) -> str | None:
+        """How a wire story writes a coded name: without its period suffix, the long form
+        after a colon ("JNIM: Group for ..." -> "JNIM") or the country in brackets."""
+        variants = name_variants(name, self.aliases)
+        shown = next((v for v in variants if ":" not in v and "(" not in v), None) or PERIOD.sub("", name).strip()
+        return (shown.title() if shown.isupper() and " " in shown else shown) or None  # MUC-3/4 keys are upper case
+
+    def mentions(self, text: str, name: str) -> list[tuple[int, int]]:
+        if name not in self._patterns:
+            self._patterns[name] = mention_pattern(name_variants(name, self.aliases, self.states))
+        return find_mentions(text, self._patterns[name])
+
+    def __call__(self, lede: pd.Series, body: list[str], rng: np.random.Generator) -> tuple[str, list[str]]:
+        """The lede and body, rewritten when this article is told with attribution."""
+        text, name = lede["text"], lede.get(self.coded)
+        if not isinstance(name, str) or (self.event_col and lede.get(self.event_col) not in self.violent):
+            return text, body
+        if rng.random() >= self.share:
+            return text, body
+        if lede.get(self.source) == "Unidentified" and self.paras["unclaimed"]:
+            said = self.paras["unclaimed"][int(rng.integers(len(self.paras["unclaimed"])))]
+            self.told["unclaimed"] += 1
+            return text, self._with(body, said, self._distractor(name, rng, 0.8), rng)
+        spans = self.mentions(text, name) if self.is_group(name) and self.paras["behind"] else []
+        first = SENTENCE_END.search(text)
+        if not spans or (first and spans[-1][0] > first.start()):
+            return text, body  # named later too ("...; sources attributed it to ISIL"): told so already
+        said_name = text[spans[0][0]:spans[0][1]]
+        template = self.paras["behind"][int(rng.integers(len(self.paras["behind"])))]
+        said = template.replace("{actor}", said_name)
+        self.told["behind"] += 1
+        return anonymised(text, spans, rng), self._with(body, said[0].upper() + said[1:],
+                                                        self._distractor(name, rng, 0.5), rng)
+
+    def _distractor(self, name: str, rng: np.random.Generator, p: float) -> str | None:
+        if not self.paras["not_behind"] or not self.others or rng.random() >= p:
+            return None
+        for _try in range(5):
+            other = self.others[int(rng.integers(len(self.others)))]
+            if not self.mentions(other, name) and other.lower() not in name.lower():
+                template = self.paras["not_behind"][int(rng.integers(len(self.paras["not_behind"])))]
+                said = template.replace("{other}", other)
+                return said[0].upper() + said[1:]
+        return None
+
+    @staticmethod
+    def _with(body: list[str], said: str, distractor: str | None, rng: np.random.Generator) -> list[str]:
+        body = list(body)
+        body.insert(int(rng.integers(0, min(2, len(body)) + 1)), said)  # soon after the lede, as wires do
+        if distractor:
+            body.insert(int(rng.integers(0, len(body) + 1)), distractor)
+        return body
+
+
+def anonymised(text: str, spans: list[tuple[int, int]], rng: np.random.Generator) -> str:
+    """`text` with the actor's mentions replaced by what a witness would call them."""
+    out, last = [], 0
+    for a, b in sorted(spans):
+        out.append(text[last:a])
+        members = MEMBERS_NEXT.match(text, b)
+        if members:  # "Al Shabaab militants" -> "militants"
+            word, last = text[b:members.end()].strip(), members.end()
+        else:
+            word, last = SEEN_AS[int(rng.integers(len(SEEN_AS)))], b
+        before = "".join(out).rstrip(" \t")
+        if not before or before[-1] in ".!?\n":
+            word = word[0].upper() + word[1:]
+        out.append(word)
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _article(lede: str, paragraphs: list[str], lede_first: bool) -> str:
@@ -104,6 +236,12 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
         ledes += [idx] * k
     pool = events["text"].tolist()
     pool_event = events[event_col].tolist() if event_col else [None] * len(pool)
+    attribution = None
+    if c.attribution and cfg.model.transformer.span_task:
+        if not paras["behind"]:
+            raise SecnewsError(f"compose.attribution is {c.attribution}, but compose.paragraphs names no "
+                               f"attribution_* file with 'behind' templates")
+        attribution = Attribution(cfg, rows, paras)
     out = []
     for j, idx in enumerate(ledes):
         lede = rows.loc[idx]
@@ -119,7 +257,10 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
                 body.append(_as_background(pool[b], rng))
             elif paras.get(kind):
                 body.append(paras[kind][int(rng.integers(len(paras[kind])))])
-        text = _article(lede["text"], body, rng.random() < c.lede_first)
+        lede_text = lede["text"]
+        if attribution is not None:
+            lede_text, body = attribution(lede, body, rng)
+        text = _article(lede_text, body, rng.random() < c.lede_first)
         rec = {"id": f"composed:{lede['id']}:{j}", "text": text, "split_key": text, "date": lede.get("date"),
                "split": None, "fold": fold, "origin": "composed"}
         rec.update({t: lede[t] for t in [*tasks, *coded]})
@@ -139,7 +280,9 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
             out.append(rec)
     composed = pd.DataFrame(out, columns=columns)
     log(f"composed {len(composed):,} {fold} articles: {len(ledes):,} around a lede "
-        f"({len(ledes) - len(used):,} of them repeats of rare labels), {max(len(composed) - len(ledes), 0):,} with no event")
+        f"({len(ledes) - len(used):,} of them repeats of rare labels), {max(len(composed) - len(ledes), 0):,} with no event"
+        + (f"; told with attribution: {attribution.told['behind']:,} name who is behind the attack after the lede, "
+           f"{attribution.told['unclaimed']:,} say nobody claimed it" if attribution is not None else ""))
     return composed.astype(object), used
 
 

@@ -203,6 +203,10 @@ class ComposeConfig:
     paragraphs: list[str] = field(default_factory=list)
     lede_first: float = 0.85  # share of composed articles whose lede opens the text (else second)
     val_articles: int = 800  # composed articles added to validation (calibration reads them)
+    # share of composed articles told with attribution (compose.Attribution): the lede without
+    # the group's name, a later sentence saying who is behind it, another group named but not
+    # behind it; needs an attribution_* file in `paragraphs` and a span head
+    attribution: float = 0.0
 
 
 @dataclass
@@ -421,6 +425,8 @@ def _check(cfg: Config) -> None:
     if tr.cutoff_min_positives is not None and tr.cutoff_min_positives < 1:
         raise ConfigError(f"train.cutoff_min_positives: expected >= 1 or null, found {tr.cutoff_min_positives}")
     c = cfg.compose
+    if not 0 <= c.attribution <= 1:
+        raise ConfigError(f"compose.attribution: expected a share in [0, 1], found {c.attribution}")
     if not 0 <= c.share <= 1 or not 0 <= c.negatives <= 1 or not 0 <= c.lede_first <= 1:
         raise ConfigError(f"compose: share, negatives and lede_first must be in [0, 1], found "
                           f"{c.share}, {c.negatives}, {c.lede_first}")
