@@ -274,6 +274,19 @@ def test_a_weak_name_span_answers_only_where_the_closed_head_says_other():
     assert (a["label"], a["known"], a["decided_by"], a["uncertain"]) == ("MRC", False, "span", True)
 
 
+def test_a_sure_unidentified_stands_against_a_named_group():
+    """An article that says nobody claimed the attack may still name a group (background, a
+    denial): the closed head's `Unidentified` at `span_defer` stands, as a named actor's does."""
+    linker = ActorLinker({}, ["Al Shabaab", "Unidentified", "Other"], {}, defer=0.9, cutoff=0.5, floor=0.2)
+    text = "Gunmen killed two traders. No group claimed it. MRC denied any role."
+    sure = [Span(48, 51, 0.97)]
+    assert linker.decide("Unidentified", 0.95, text, sure) is None
+    a = linker.answer({"label": "Unidentified", "score": 0.95, "uncertain": False}, text, sure, [], evidence=False)
+    assert (a["label"], a["decided_by"]) == ("Unidentified", "closed")
+    assert linker.decide("Unidentified", 0.85, text, sure).text(text) == "MRC"  # less sure: the name
+    assert ActorLinker({}, ["Unidentified"], {}).decide("Unidentified", 0.99, text, sure).text(text) == "MRC"  # no defer
+
+
 def test_linker_reads_state_forces_against_the_text():
     from pathlib import Path
 
