@@ -70,7 +70,7 @@ def read_paragraphs(paths: list[str]) -> dict[str, list[str]]:
                 except (json.JSONDecodeError, KeyError, TypeError):
                     need = "'kind' and 'text' fields" if role == "attribution" else "a 'text' field"
                     raise SecnewsError(f"{path}: line {lineno}: expected a JSON object with {need}") from None
-                if kind not in out or (role == "attribution") != (kind in ATTRIBUTION_KINDS):
+                if role == "attribution" and kind not in ATTRIBUTION_KINDS:
                     raise SecnewsError(f"{path}: line {lineno}, field 'kind': expected one of "
                                        f"{', '.join(ATTRIBUTION_KINDS)}, found {kind!r}")
                 placeholder = {"behind": "{actor}", "not_behind": "{other}"}.get(kind)

@@ -294,12 +294,11 @@ class ActorLinker:
         the group is none of its own, and a flagged name says more than Other does. A closed
         `Unidentified` at least `defer` sure stands too: an article that says nobody claimed
         the attack still names groups (background, denials), and the span head marks them."""
-        if (closed_label.lower() not in CATEGORIES and closed_score >= self.defer
-                and self.mentioned(closed_label, text, candidates)):
+        label = closed_label.lower()
+        if closed_score >= self.defer and (label == "unidentified" or (
+                label not in CATEGORIES and self.mentioned(closed_label, text, candidates))):
             return None
-        if closed_label == "Unidentified" and closed_score >= self.defer:
-            return None  # session 13, three models: news Unidentified +1 to +2 of 19, no ACLED row lost
-        least = self.floor if closed_label.lower() == "other" else self.cutoff
+        least = self.floor if label == "other" else self.cutoff
         return self.choose(text, [c for c in candidates if c.score >= least])
 
     def mentioned(self, label: str, text: str, candidates: list[Span] = ()) -> bool:
