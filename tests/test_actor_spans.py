@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from secnews.training.config import TrainConfig, TransformerConfig
 from secnews.training.labels import LabelSpace
-from secnews.training.linking import ActorLinker, add_to_registry, read_registry
+from secnews.training.linking import ActorLinker, add_to_registry, expand_acronym, read_registry
 from secnews.training.predictor import Predictor
 from secnews.training.spans import (
     Span,
@@ -80,6 +80,23 @@ def test_disguise_replaces_every_mention_with_one_invented_name_and_moves_the_ta
     same = disguise([text], ["Al Shabaab"], [spans], 1.0, lambda name: False, "Other", seed=3)
     assert same[0] == [text] and same[3] == 0
     assert disguise([text], ["Al Shabaab"], [spans], 0.0, lambda name: True, "Other", seed=3)[3] == 0
+
+
+def test_decode_keeps_each_run_and_its_own_strongest_token():
+    # special tokens ([CLS], [SEP]) are never part of a name, however sure the head is of them
+    offsets = np.array([[0, 0], [0, 3], [4, 8], [9, 12], [13, 18], [19, 24], [0, 0]])
+    spans = decode(np.array([0.99, 0.6, 0.3, 0.1, 0.25, 0.7, 0.99]), offsets, cutoff=0.5, low=0.2)
+    assert [(s.start, s.end, round(s.score, 2)) for s in spans] == [(0, 8, 0.6), (13, 24, 0.7)]
+    assert decode(np.array([0.99, 0.4, 0.3, 0.1, 0.25, 0.45, 0.99]), offsets) == []
+
+
+def test_expand_acronym_reads_the_words_before_its_parentheses():
+    text = "Fighters of the Islamic State of Iraq and the Levant (ISIL) attacked. ISIL said so."
+    assert expand_acronym("ISIL", text) == "Islamic State of Iraq and the Levant"
+    # the first "(KH)" has no words of its own before it; the second does
+    assert expand_acronym("KH", "Rockets ((KH)) hit. Kataeb Hezbollah (KH) was blamed.") == "Kataeb Hezbollah"
+    assert expand_acronym("KH", "Rockets hit. Officials (KH) said.") is None
+    assert expand_acronym("KH", "No acronym here. " * 500) is None
 
 
 def test_row_mentions_signal_and_no_signal():
