@@ -36,25 +36,20 @@ from common import write_result  # noqa: E402
 from secnews.training.data import article_text  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.train import encode, prepare  # noqa: E402
-from secnews.training.transformer import READ_PACK, article_batch, pack  # noqa: E402
+from secnews.training.transformer import probabilities  # noqa: E402
 
 
 @torch.inference_mode()
 def sentences_read(backend, texts: list[str]) -> list[dict]:
-    """Per text: each sentence's vector and attention weight, in sentence order."""
-    enc = backend.encode(list(texts))
+    """Per text: each sentence's vector and attention weight, in sentence order, and the
+    article's logits (the backend's own pass: `TransformerBackend.reads`)."""
     out: list[dict] = [{} for _ in texts]
-    windows = np.array([len(w) for w in enc.windows_of])
-    order = np.argsort(enc.tokens() / windows, kind="stable")
-    for arts in pack(order, windows, backend.cfg.batch_size * READ_PACK):
-        batch = article_batch(enc, arts, backend.tokenizer.pad_token_id, backend.device, backend.cfg.batch_size)
-        with torch.autocast(backend.device.type, dtype=torch.bfloat16, enabled=backend.bf16):
-            read = backend.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
-                                      batch.sent_pos, batch.n_articles, with_sentences=True)
+    for arts, batch, read in backend.reads(backend.encode(list(texts)), with_sentences=True):
         art = batch.sent_article.numpy()[read.present.numpy()]
         for b, a in enumerate(arts):
             rows = np.flatnonzero(art == b)
-            out[a] = {"vec": read.sent_vec[rows].float().numpy(), "alpha": read.alpha[rows, 0].float().numpy()}
+            out[a] = {"vec": read.sent_vec[rows], "alpha": read.alpha[rows, 0].float().numpy(),
+                      "logits": {name: v[b] for name, v in read.logits.items()}}
     return out
 
 
@@ -65,25 +60,17 @@ def attention(reads: list[dict]) -> dict:
             "share_sentence_0_over_0.9": round(float((first > 0.9).mean()), 4)}
 
 
-def head_proba(model, task: str, x: np.ndarray) -> np.ndarray:
-    head, space = model.backend.model.heads[task], model.spaces[task]
-    z = (x @ head.weight.detach().float().numpy().T + head.bias.detach().float().numpy()) / space.temperature
-    if space.type == "multi":
-        return 1 / (1 + np.exp(-z))
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def headline(model, articles: list[dict], reads: list[dict]) -> dict:
-    labels = model.spaces["event_type"].labels
+    labels, head = model.spaces["event_type"].labels, model.backend.model.heads["event_type"]
     wrong = same = 0
     for a, r in zip(articles, reads):
         if a["relevance"] != "event":
             continue
-        answer = labels[int(head_proba(model, "event_type", r["alpha"] @ r["vec"]).argmax())]
+        answer = labels[int(r["logits"]["event_type"].argmax())]
         if answer != a["event_type"]:
             wrong += 1
-            same += answer == labels[int(head_proba(model, "event_type", r["vec"][0]).argmax())]
+            with torch.inference_mode():  # the head on sentence 0 alone (a temperature keeps the argmax)
+                same += answer == labels[int(head(r["vec"][0]).argmax())]
     bare, _ = news_metrics(model, [{**a, "title": None} for a in articles])
     event = bare["tasks"]["event_type"]
     return {"wrong_event_answers": wrong, "of_them_sentence_0s_answer": same,
@@ -91,17 +78,21 @@ def headline(model, articles: list[dict], reads: list[dict]) -> dict:
                                   "background_picked": event["background_picked"]}}
 
 
-def muc_targets(model, root: Path) -> dict:
+def muc_test(model, root: Path):
+    """The MUC-3/4 test articles (mapped into the default schema) and their target golds."""
     cfg = copy.deepcopy(model.config)
     cfg.data.paths, cfg.data.format, cfg.data.max_rows = [f"muc:{root / 'muc34/muc34.jsonl.gz'}"], "native", None
     cfg.data.taxonomy = str(ROOT / "configs" / "taxonomy")
-    prep = prepare(cfg, lambda m: None, spaces=model.spaces)
-    rows = prep.df[prep.df["fold"] == "test"]
-    gold = encode(rows, cfg, model.spaces)["target"]
+    rows = prepare(cfg, lambda m: None, spaces=model.spaces).df
+    rows = rows[rows["fold"] == "test"]
+    return rows["text"].tolist(), encode(rows, cfg, model.spaces)["target"]
+
+
+def muc_targets(model, gold: dict, reads: list[dict]) -> dict:
     keep = gold["mask"].astype(bool)
-    texts = [t for t, k in zip(rows["text"].tolist(), keep) if k]
     y = gold["y"][keep].astype(bool)
-    p = model.predict_proba(texts)["target"]
+    logits = torch.stack([r["logits"]["target"] for r, k in zip(reads, keep) if k])
+    p = probabilities({"target": logits}, model.spaces)["target"]
     space = model.spaces["target"]
     cut = space.cutoff_array()
     out = {}
@@ -113,7 +104,7 @@ def muc_targets(model, root: Path) -> dict:
                       "roc_auc": round(float(roc_auc_score(y[:, j], p[:, j])), 4),
                       "f1_at_model_cutoff": round(float(f1_score(y[:, j], p[:, j] >= cut[j], zero_division=0)), 4),
                       "best_f1_any_cutoff": round(float(best), 4)}
-    return {"n": len(texts), "labels": out,
+    return {"n": int(keep.sum()), "labels": out,
             "mean_best_f1_any_cutoff": round(float(np.mean([v["best_f1_any_cutoff"] for v in out.values()])), 4)}
 
 
@@ -128,11 +119,11 @@ def main() -> None:
         sys.exit(f"{args.model}: not a model with the article reader (model.transformer.pooling: attention)")
     articles = read_news()
     news = sentences_read(model.backend, [article_text(a.get("title"), a["text"]) for a in articles])
-    muc_rows = [json.loads(line) for line in __import__("gzip").open(args.data_root / "muc34/muc34.jsonl.gz", "rt")]
-    muc = sentences_read(model.backend, [r["text"] for r in muc_rows if str(r.get("split", "")).startswith("tst")])
+    muc_texts, muc_gold = muc_test(model, args.data_root)
+    muc = sentences_read(model.backend, muc_texts)
     report = {"command": "python benchmarks/reader.py " + " ".join(sys.argv[1:]), "model": str(args.model),
               "attention": {"news": attention(news), "muc": attention(muc)},
-              "headline": headline(model, articles, news), "muc_targets": muc_targets(model, args.data_root)}
+              "headline": headline(model, articles, news), "muc_targets": muc_targets(model, muc_gold, muc)}
     print(json.dumps(report, indent=1))
     write_result(args.out, "reader.json", report)
 

@@ -189,21 +189,20 @@ class MultiTaskModel(nn.Module):
         # each sentence's vector is the mean of its tokens' states, summed group by group as the
         # encoder returns them: the whole pack's token states are never held (or copied) at once
         sid = torch.cat([s.reshape(-1) for s in sent_ids])
-        present = torch.unique(sid[sid >= 0])
+        sid = sid[sid >= 0]
+        present = torch.unique(sid)
         slot = torch.full((int(present[-1]) + 1 if len(present) else 1,), -1, dtype=torch.long, device=sid.device)
         slot[present] = torch.arange(len(present), device=sid.device)
-        n_sent, tokens, sums = len(present), [], None
+        tokens = []
+        sums = torch.zeros(len(present), self.encoder.config.hidden_size, dtype=torch.float32, device=sid.device)
         for ids, mask, sent in zip(input_ids, attention_mask, sent_ids):
             hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
             s = sent.reshape(-1)
             real = s >= 0
-            states = hidden.reshape(-1, hidden.shape[-1])[real].float()
-            if sums is None:
-                sums = torch.zeros(n_sent, states.shape[1], dtype=states.dtype, device=states.device)
-            sums.index_add_(0, slot[s[real]], states)
+            sums.index_add_(0, slot[s[real]], hidden.reshape(-1, hidden.shape[-1])[real].float())
             if self.span is not None:
                 tokens.append(self.span(self.dropout(hidden)).squeeze(-1).float())
-        counts = torch.bincount(slot[sid[sid >= 0]], minlength=n_sent).to(sums.dtype)
+        counts = torch.bincount(slot[sid], minlength=len(present)).to(sums.dtype)
         sent_vec = sums / counts.clamp(min=1.0).unsqueeze(1)
         art = sent_article[present]
         if self.reader is not None:
@@ -436,6 +435,18 @@ class TransformerBackend:
         proba = {name: np.zeros((n, len(s.labels)), np.float32) for name, s in self.spaces.items()}
         best = {name: np.zeros((n, len(s.labels)), np.int64) for name, s in self.spaces.items()} if evidence else None
         names: list[list[Span]] | None = [[] for _ in range(n)] if self.model.span is not None and names else None
+        for arts, batch, out in self.reads(enc, with_sentences=evidence):
+            for name, p in probabilities(out.logits, self.spaces).items():
+                proba[name][arts] = p
+            if evidence:
+                self._evidence(out, batch, arts, best)
+            if names is not None:
+                self._names(out, batch, enc, texts, names)
+        return proba, best, enc.spans, names
+
+    def reads(self, enc: Encoded, with_sentences: bool = False):
+        """The reader's pass over encoded articles, pack by pack: (articles, batch, ReadOut).
+        Call it under torch.inference_mode() (read does)."""
         windows = np.array([len(w) for w in enc.windows_of])
         order = np.argsort(enc.tokens() / windows, kind="stable")  # similar widths together
         # articles in packs of up to READ_PACK batches of windows: inside a pack the windows go
@@ -445,14 +456,8 @@ class TransformerBackend:
             batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device, self.cfg.batch_size)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
-                                      batch.sent_pos, batch.n_articles, with_sentences=evidence)
-            for name, p in probabilities(out.logits, self.spaces).items():
-                proba[name][arts] = p
-            if evidence:
-                self._evidence(out, batch, arts, best)
-            if names is not None:
-                self._names(out, batch, enc, texts, names)
-        return proba, best, enc.spans, names
+                                      batch.sent_pos, batch.n_articles, with_sentences=with_sentences)
+            yield arts, batch, out
 
     def _names(self, out: ReadOut, batch: ArticleBatch, enc: Encoded, texts: list[str], names: list) -> None:
         """Each text's candidate actor name spans over all its windows, strongest first (one
