@@ -10,14 +10,15 @@ import pytest
 
 from secnews.training.compose import compose, rare_repeats, read_paragraphs, with_articles
 from secnews.training.config import ConfigError, TrainConfig, TransformerConfig, load_config
-from secnews.training.data import read_data
+from secnews.training.data import article_text, read_data
 from secnews.training.errors import SecnewsError
 from secnews.training.labels import LabelSpace
 from secnews.training.predictor import Predictor
 from secnews.training.spans import row_mentions
 from secnews.training.train import fit_temperature
 from secnews.training.trainer import fit
-from secnews.training.transformer import TransformerBackend, build
+from secnews.training.sentences import headline_end
+from secnews.training.transformer import TransformerBackend, build, sentence_positions
 
 from .conftest import CONFIGS, write_jsonl
 from .tiny_bert import make_tiny_bert
@@ -192,7 +193,7 @@ def _rows(n_clash=40, n_rare=2) -> pd.DataFrame:
 
 
 def test_composed_articles_carry_their_ledes_labels(tmp_path):
-    cfg = _config(tmp_path, share=0.5)
+    cfg = _config(tmp_path, share=0.5, headlines=0.0)
     rows = _rows()
     out, used = compose(rows, cfg, "train", None, {}, read_paragraphs(cfg.compose.paragraphs), 0)
     ledes = out[out["relevance"] == "event"]
@@ -206,6 +207,36 @@ def test_composed_articles_carry_their_ledes_labels(tmp_path):
     assert first >= 0.6  # most ledes open the article
     nones = out[out["relevance"] == "none"]
     assert len(nones) >= 1 and nones["event_type"].isna().all() and nones["target"].isna().all()
+
+
+def test_composed_headlines_say_less_than_the_lede_and_are_read_as_headlines(tmp_path):
+    cfg = _config(tmp_path, share=0.5, headlines=1.0)
+    rows = _rows()
+    out, _ = compose(rows, cfg, "train", None, {}, read_paragraphs(cfg.compose.paragraphs), 0)
+    lede_of = rows.set_index("id")["text"]
+    for _, r in out.iterrows():
+        end = headline_end(r["text"])
+        title, body = r["text"][:end], r["text"][end:].lstrip()
+        assert end > 0 and "\n" not in title and title[-1] not in ".!?"
+        # the lede's own words (a no-event article's: its first paragraph's), fewer of them
+        source = lede_of[r["id"].split(":")[1]] if r["relevance"] == "event" else body.split("\n\n")[0]
+        assert set(title.lower().split()) <= set(source.lower().split()) and len(title) < len(source)
+        if r["relevance"] == "event":
+            assert source in body.split("\n\n")
+    off, _ = compose(rows, _config(tmp_path, share=0.5, headlines=0.0), "train", None, {},
+                     read_paragraphs(cfg.compose.paragraphs), 0)
+    assert not any(headline_end(t) for t in off["text"])
+
+
+def test_a_headline_is_a_short_unfinished_first_line_and_the_body_counts_from_the_lede():
+    titled = article_text("Rockets hit base south of Baghdad", "Two rockets hit a base. Nobody was hurt.")
+    assert titled[:headline_end(titled)] == "Rockets hit base south of Baghdad"
+    assert headline_end("Two rockets hit a base.\n\nNobody was hurt.") == 0  # a lede paragraph ends its sentence
+    assert headline_end('He said: "They will pay."\n\nMore.') == 0
+    assert headline_end("Rockets hit base south of Baghdad") == 0  # nothing after it: not a title
+    assert headline_end(" ".join(["word"] * 30) + "\n\nbody .") == 0
+    pos = sentence_positions(np.array([3, 2]), np.array([1, 0]))
+    assert pos.tolist() == [-1, 0, 1, 0, 1]
 
 
 def test_rare_labels_are_repeated_up_to_min_per_label_in_different_articles(tmp_path):

@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .data import article_text
 from .errors import SecnewsError
+from .sentences import sentences
 from .spans import NOT_A_NAME, PERIOD, find_mentions, mention_pattern, name_variants
 from .taxonomy import Taxonomy, read_hierarchy
 from .validation import coded_column
@@ -44,6 +46,14 @@ ATTRIBUTION_KINDS = ("behind", "unclaimed", "not_behind")
 # events someone is said to be behind; a surrender or a new base is not "claimed"
 ATTRIBUTED_EVENTS = ("Battles", "Explosions/Remote violence", "Violence against civilians")
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+# what a headline leaves out of a lede's first sentence: a coder's type tag ("Property
+# destruction: "), a GTD date ("09/15/2013: "), the day ("On 12 June 2020, "), brackets
+HEADLINE_DROP = re.compile(r"^(?:[A-Z][a-z]+(?: [a-z/]+){0,3}: )?(?:\d{1,2}/\d{1,2}/\d{2,4}: )?"
+                           r"(?:(?:On|Around|By|Between|Overnight|Late on|Early on|In the (?:night|morning|evening) of)"
+                           r"\b[^,.]{0,40},\s*)?")
+HEADLINE_WORDS = (7, 14)  # a headline's length, drawn per article
+DANGLING = {"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "with", "near", "by", "from", "as",
+            "its", "their", "his", "her", "that", "which", "who"}
 
 
 def read_paragraphs(paths: list[str]) -> dict[str, list[str]]:
@@ -201,6 +211,23 @@ def anonymised(text: str, spans: list[tuple[int, int]], rng: np.random.Generator
     return "".join(out)
 
 
+def headline(text: str, rng: np.random.Generator) -> str:
+    """A headline written from a paragraph (the lede): its first sentence without the date,
+    the coder's tags or anything in brackets, cut at a clause break or after 7-13 words, with
+    no closing punctuation. Like a real one it says less than the lede: the reader learns to
+    look past it to the lede, instead of learning that sentence 0 is the whole story."""
+    first = sentences(text)[0]
+    words = re.sub(r"\s*[(\[][^)\]]*[)\]]", "", HEADLINE_DROP.sub("", first, count=1)).split()
+    limit = int(rng.integers(*HEADLINE_WORDS))
+    if len(words) > limit:
+        breaks = [i + 1 for i, w in enumerate(words[:limit]) if w.endswith((",", ";")) and i >= 4]
+        words = words[:breaks[-1] if breaks else limit]
+        while len(words) > 3 and words[-1].lower().strip(",;") in DANGLING:  # "... an army patrol in the"
+            words.pop()
+    line = " ".join(words).rstrip(",;:.!? \"'”’")
+    return line[:1].upper() + line[1:]
+
+
 def _article(lede: str, paragraphs: list[str], lede_first: bool) -> str:
     if lede_first or not paragraphs:
         return "\n\n".join([lede, *paragraphs])
@@ -261,6 +288,8 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
         if attribution is not None:
             lede_text, body = attribution(lede, body, rng)
         text = _article(lede_text, body, rng.random() < c.lede_first)
+        if c.headlines and rng.random() < c.headlines:  # no draw when off: old configs compose as before
+            text = article_text(headline(lede_text, rng), text)
         rec = {"id": f"composed:{lede['id']}:{j}", "text": text, "split_key": text, "date": lede.get("date"),
                "split": None, "fold": fold, "origin": "composed"}
         rec.update({t: lede[t] for t in [*tasks, *coded]})
@@ -273,6 +302,8 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
             if paras.get("context") and rng.random() < 0.3:
                 body.insert(int(rng.integers(1, k + 1)), paras["context"][int(rng.integers(len(paras["context"])))])
             text = "\n\n".join(dict.fromkeys(body))
+            if c.headlines and rng.random() < c.headlines:
+                text = article_text(headline(body[0], rng), text)
             rec = {"id": f"composed:none:{fold}:{j}", "text": text, "split_key": text, "date": None, "split": None,
                    "fold": fold, "origin": "composed"}
             rec.update({t: None for t in [*tasks, *coded]})

@@ -103,6 +103,9 @@ class TransformerConfig:
     # attention: one attention per task (each task reads the sentences that tell it most)
     # instead of one shared by all; false for models trained before it
     reader_per_task: bool = False
+    # attention: a headline (a title read before the body, sentences.headline_end) gets a
+    # position of its own and the body is counted from its lede; false for models trained before it
+    headline_position: bool = False
     max_train_windows: int = 4  # training reads the first windows of a long text; prediction all of them
     description_scale: float = 2.0  # norm of a head row initialised from a label description
     # a task (actor) also read as a span of the text: the name of the group said to be behind
@@ -207,6 +210,9 @@ class ComposeConfig:
     # the group's name, a later sentence saying who is behind it, another group named but not
     # behind it; needs an attribution_* file in `paragraphs` and a span head
     attribution: float = 0.0
+    # share of composed articles that open with a headline written from their lede (a no-event
+    # article: from its first paragraph), as real news does; the hand-written articles have titles
+    headlines: float = 0.0
 
 
 @dataclass
@@ -427,6 +433,8 @@ def _check(cfg: Config) -> None:
     c = cfg.compose
     if not 0 <= c.attribution <= 1:
         raise ConfigError(f"compose.attribution: expected a share in [0, 1], found {c.attribution}")
+    if not 0 <= c.headlines <= 1:
+        raise ConfigError(f"compose.headlines: expected a share in [0, 1], found {c.headlines}")
     if not 0 <= c.share <= 1 or not 0 <= c.negatives <= 1 or not 0 <= c.lede_first <= 1:
         raise ConfigError(f"compose: share, negatives and lede_first must be in [0, 1], found "
                           f"{c.share}, {c.negatives}, {c.lede_first}")

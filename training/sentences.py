@@ -26,3 +26,22 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)] if text else [text]
+
+
+HEADLINE_WORDS = 25
+_FIRST_PARAGRAPH = re.compile(r"\s*([^\n]*\S)[ \t]*\n[ \t]*\n\s*\S")
+_CLOSING = "\"'”’)]"
+
+
+def headline_end(text: str) -> int:
+    """Where the text's headline ends (a character offset), 0 when it has none. A headline is
+    what `data.article_text` makes of a title: a first paragraph of one line, at most
+    HEADLINE_WORDS words, that does not end a sentence (no closing . ! ? : ;), with the body
+    after a blank line. A one-sentence lede paragraph ends with its full stop, so it is not one."""
+    m = _FIRST_PARAGRAPH.match(text or "")
+    if m is None:
+        return 0
+    line = m.group(1).rstrip(_CLOSING)
+    if not line or len(line.split()) > HEADLINE_WORDS or line[-1] in ".!?:;":
+        return 0
+    return m.end(1)

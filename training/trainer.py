@@ -158,7 +158,7 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
             scale = get_lr(step, time.perf_counter() - start, total, cfg.warmup_ratio, budget)
             for g, lr in zip(opt.param_groups, peak):
                 g["lr"] = lr * scale
-            b = article_batch(enc, idx, tok.pad_token_id, device)
+            b = article_batch(enc, idx, tok.pad_token_id, device, headlines=model.headlines)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
             loss = multitask_loss(out.logits, _gold_batch(gold, idx, device), spaces, weights)

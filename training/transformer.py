@@ -32,7 +32,7 @@ from torch import nn
 from .config import TransformerConfig
 from .errors import SecnewsError
 from .labels import LabelSpace
-from .sentences import sentence_spans
+from .sentences import headline_end, sentence_spans
 from .spans import Span, decode, token_tags, widen
 
 HEADS_FILE = "heads.safetensors"
@@ -108,18 +108,25 @@ class SentenceAttention(nn.Module):
     inverted pyramid of news writing (the first sentences weigh more), so that a long
     article's twenty background paragraphs do not drown the lede before training has
     taught the reader anything; training moves it where the data says.
+    `headline`: a headline (position -1 in `sent_pos`) has a row of its own, so the lede
+    keeps the lede's position whether or not a title is read before it: without it a titled
+    article's headline takes position 0, which title-less training data taught means "the
+    report of the event", and the reader reads the headline alone.
     `outputs` > 1: one attention per task over the same sentences (the event is in the lede,
     the attribution often in a later quote, and MUC-3/4's targets are gathered over every
     incident an article reports): each task adds its own score to the shared one, starting
     at nothing, so a task leaves the shared reading only where its labels pull it away."""
 
-    def __init__(self, hidden: int, positions: int, dim: int = 128, outputs: int = 1):
+    def __init__(self, hidden: int, positions: int, dim: int = 128, outputs: int = 1, headline: bool = False):
         super().__init__()
         self.positions = positions
+        self.headline = headline
         self.proj = nn.Linear(hidden, dim)
-        self.pos = nn.Embedding(positions, dim)
+        self.pos = nn.Embedding(positions + headline, dim)
         self.score = nn.Linear(dim, 1, bias=False)
-        self.prior = nn.Parameter(torch.tensor([2.0, 1.0, 0.5][:positions] + [0.0] * max(0, positions - 3)))
+        # a headline starts where a third sentence does: below the lede it compresses
+        prior = [2.0, 1.0, 0.5][:positions] + [0.0] * max(0, positions - 3) + [0.5] * headline
+        self.prior = nn.Parameter(torch.tensor(prior))
         self.task_score = nn.Linear(dim, outputs, bias=False) if outputs > 1 else None
         if self.task_score is not None:
             nn.init.zeros_(self.task_score.weight)
@@ -127,6 +134,8 @@ class SentenceAttention(nn.Module):
     def forward(self, sent_vec: torch.Tensor, sent_pos: torch.Tensor) -> torch.Tensor:
         """Per sentence, one score per output: (sentences, outputs)."""
         pos = sent_pos.clamp(max=self.positions - 1)
+        if self.headline:
+            pos = torch.where(sent_pos < 0, self.positions, pos)
         h = torch.tanh(self.proj(sent_vec) + self.pos(pos))
         scores = self.score(h) + self.prior[pos].unsqueeze(1)
         if self.task_score is not None:
@@ -160,14 +169,15 @@ class ReadOut:
 
 class MultiTaskModel(nn.Module):
     def __init__(self, encoder: nn.Module, spaces: dict[str, LabelSpace], dropout: float = 0.1,
-                 pooling: str = "mean", positions: int = 16, span: bool = False, per_task: bool = False):
+                 pooling: str = "mean", positions: int = 16, span: bool = False, per_task: bool = False,
+                 headline: bool = False):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(s.labels)) for name, s in spaces.items()})
         self.pooling = pooling
-        self.reader = SentenceAttention(hidden, positions, outputs=len(spaces) if per_task else 1) \
+        self.reader = SentenceAttention(hidden, positions, outputs=len(spaces) if per_task else 1, headline=headline) \
             if pooling == "attention" else None
         # token-level: is this token part of the name of the group the text says is behind it?
         self.span = nn.Linear(hidden, 1) if span else None
@@ -185,7 +195,7 @@ class MultiTaskModel(nn.Module):
         """One answer per article from its windows, given in groups of similar width (one
         encoder call each). `sent_ids` (windows, tokens) per group: the batch-wide index of the
         sentence each token belongs to, -1 for special and padding tokens; `sent_article`,
-        `sent_pos`: per batch sentence, its article and its position in it."""
+        `sent_pos`: per batch sentence, its article and its position in it (-1: the headline)."""
         # each sentence's vector is the mean of its tokens' states, summed group by group as the
         # encoder returns them: the whole pack's token states are never held (or copied) at once
         sid = torch.cat([s.reshape(-1) for s in sent_ids])
@@ -219,6 +229,11 @@ class MultiTaskModel(nn.Module):
         if with_sentences:
             out.sent_vec, out.alpha, out.present = sent_vec, alpha, present
         return out
+
+    @property
+    def headlines(self) -> bool:
+        """Does the reader give a headline its own position?"""
+        return self.reader is not None and self.reader.headline
 
     def reader_of(self, task: int) -> int:
         """The attention column task number `task` (in head order) reads with."""
@@ -264,6 +279,7 @@ class Encoded:
     windows_of: list[np.ndarray]
     offsets: list[np.ndarray] | None = None  # per window, each token's character span in its text
     tags: list[np.ndarray] | None = None  # per window, span training tags (spans.token_tags)
+    headline: np.ndarray | None = None  # per text, how many of its first sentences are its headline
 
     def tag(self, mentions: list) -> None:
         """Span training tags of every window from each text's actor mentions."""
@@ -307,8 +323,17 @@ def width_groups(widths: np.ndarray, slack: float = 1.5, max_rows: int | None = 
     return groups
 
 
+def sentence_positions(n_sent: np.ndarray, headline: np.ndarray | None) -> torch.Tensor:
+    """Each sentence's position in its article: the body counted from 0 (the lede), the
+    headline's sentences -1 (given `headline`, per article how many sentences it has)."""
+    if headline is None:
+        return torch.from_numpy(np.concatenate([np.arange(n) for n in n_sent]))
+    return torch.from_numpy(np.concatenate([np.maximum(np.arange(n) - h, -1) for n, h in zip(n_sent, headline)]))
+
+
 def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device,
-                  max_rows: int | None = None) -> ArticleBatch:
+                  max_rows: int | None = None, headlines: bool = False) -> ArticleBatch:
+    """`headlines`: the reader has a headline position (SentenceAttention.headline)."""
     n_sent = np.array([len(enc.spans[a]) for a in arts])
     offset = np.r_[0, np.cumsum(n_sent)[:-1]]
     windows, window_offset = [], []
@@ -333,7 +358,7 @@ def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device
         if tag is not None:
             tags.append(tag.to(device))
     sent_article = torch.from_numpy(np.repeat(np.arange(len(arts)), n_sent))
-    sent_pos = torch.from_numpy(np.concatenate([np.arange(n) for n in n_sent]))
+    sent_pos = sentence_positions(n_sent, enc.headline[arts] if headlines else None)
     return ArticleBatch(ids, masks, sids, sent_article.to(device), sent_pos.to(device), len(arts), offset,
                         group_windows, tags if enc.tags is not None else None)
 
@@ -417,7 +442,8 @@ class TransformerBackend:
             sent.append(s)
             offsets.append(off)
         windows_of = np.split(np.arange(len(keep)), np.flatnonzero(kept_owner[1:] != kept_owner[:-1]) + 1)
-        return Encoded(ids, kept_owner, sent, spans, windows_of, offsets)
+        headline = np.array([sum(b <= end for _, b in sp) for sp, end in zip(spans, map(headline_end, texts))])
+        return Encoded(ids, kept_owner, sent, spans, windows_of, offsets, headline=headline)
 
     @torch.inference_mode()
     def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
@@ -453,7 +479,8 @@ class TransformerBackend:
         # to the encoder sorted by width, batch_size at a time, so a long article's short last
         # window rides with others of its width instead of making an encoder call of its own
         for arts in pack(order, windows, self.cfg.batch_size * READ_PACK):
-            batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device, self.cfg.batch_size)
+            batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device, self.cfg.batch_size,
+                                  headlines=self.model.headlines)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
                                       batch.sent_pos, batch.n_articles, with_sentences=with_sentences)
@@ -607,7 +634,7 @@ class TransformerBackend:
             encoder = OnnxEncoder(folder / FILES[cfg.runtime], AutoConfig.from_pretrained(enc_dir))
         tokenizer = AutoTokenizer.from_pretrained(enc_dir)
         model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions, cfg.span_task is not None,
-                               cfg.reader_per_task)
+                               cfg.reader_per_task, cfg.headline_position)
         model.heads.load_state_dict(load_file(str(folder / HEADS_FILE)))
         if model.reader is not None:
             model.reader.load_state_dict(load_file(str(folder / READER_FILE)))
@@ -635,6 +662,8 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
         raise SecnewsError("model.transformer.span_task needs pooling: attention (the span head reads the article's windows)")
     if cfg.reader_per_task and cfg.pooling != "attention":
         raise SecnewsError("model.transformer.reader_per_task needs pooling: attention (it splits the sentence reader per task)")
+    if cfg.headline_position and cfg.pooling != "attention":
+        raise SecnewsError("model.transformer.headline_position needs pooling: attention (a position of the sentence reader)")
     model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions,
-                           cfg.span_task is not None, cfg.reader_per_task).to(pick_device(cfg.device))
+                           cfg.span_task is not None, cfg.reader_per_task, cfg.headline_position).to(pick_device(cfg.device))
     return TransformerBackend(model, tokenizer, spaces, cfg)
