@@ -47,9 +47,10 @@ FILLER = ["the weather stayed mild and markets opened as usual .",
 VOCAB = [s for s, _, _ in LEDES] + FILLER + ["earlier , last week ,"]
 
 
-def composed_rows(rng: np.random.Generator, n: int) -> list[tuple[str, str | None, list | None, str]]:
+def composed_rows(rng: np.random.Generator, n: int, titles: bool = False) -> list[tuple[str, str | None, list | None, str]]:
     """Articles shaped like news: the lede's event first, then another event told as
-    background and unrelated paragraphs; and articles with no event at all."""
+    background and unrelated paragraphs; and articles with no event at all. With `titles`,
+    half the articles open with a headline: the lede's first words."""
     rows = []
     for _ in range(n):
         lede, event, targets = LEDES[rng.integers(len(LEDES))]
@@ -57,7 +58,10 @@ def composed_rows(rng: np.random.Generator, n: int) -> list[tuple[str, str | Non
         background = "earlier , " + other[rng.integers(len(other))][0]
         paras = [background] + [FILLER[rng.integers(len(FILLER))] for _ in range(rng.integers(1, 7))]
         rng.shuffle(paras)
-        rows.append(("\n\n".join([lede, *paras]), event, targets, "event"))
+        text = "\n\n".join([lede, *paras])
+        if titles and rng.random() < 0.5:
+            text = article_text(" ".join(lede.split()[:4]), text)
+        rows.append((text, event, targets, "event"))
     for _ in range(n // 4):
         rows.append(("\n\n".join(FILLER[j] for j in rng.permutation(len(FILLER))[:3]), None, None, "none"))
     return rows
@@ -68,16 +72,20 @@ def gold_of(rows):
             "relevance": RELEVANCE.encode([r[3] for r in rows])}
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["shared_attention", "per_task_attention"])
+@pytest.fixture(scope="module", params=["shared", "per_task", "headline"],
+                ids=["shared_attention", "per_task_attention", "headline_position"])
 def reader(tmp_path_factory, request):
-    """A tiny BERT with the article reader, trained on composed articles: the default's one
-    shared attention, and the per-task option (model.transformer.reader_per_task)."""
+    """A tiny BERT with the article reader, trained on composed articles: one shared
+    attention, the per-task option (model.transformer.reader_per_task), and the default's
+    headline position (model.transformer.headline_position) trained on partly titled articles."""
     encoder = make_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert", VOCAB)
     spaces = {k: LabelSpace.from_dict(v.to_dict()) for k, v in SPACES.items()}
+    headline = request.param == "headline"
     backend = build(TransformerConfig(encoder=str(encoder), max_length=48, stride=8, dropout=0.0,
-                                      pooling="attention", reader_per_task=request.param, max_train_windows=3),
+                                      pooling="attention", reader_per_task=request.param == "per_task",
+                                      headline_position=headline, max_train_windows=3),
                     spaces, seed=0)
-    rows = composed_rows(np.random.default_rng(0), 48)
+    rows = composed_rows(np.random.default_rng(0), 48, titles=headline)
     fit(backend, [r[0] for r in rows], gold_of(rows), [], {},
         TrainConfig(epochs=25, batch_size=8, lr=2e-3, warmup_ratio=0.0, bf16=False, eval_every=10_000,
                     patience=100, log_every=10_000, class_weighting="none"), log=lambda m: None)
@@ -125,8 +133,24 @@ def test_an_article_with_no_event_says_so_and_flags_every_answer(reader):
     assert answer["event_type"]["uncertain"] and answer["target"]["uncertain"]
 
 
+def test_a_title_does_not_take_the_ledes_place(reader):
+    """Each lede with another event after it, under a title made of the lede's first words."""
+    texts, want = [], []
+    for lede, event, _ in LEDES:
+        for other, other_event, _ in LEDES:
+            if other_event != event:
+                texts.append(article_text(" ".join(lede.split()[:4]), f"{lede}\n\nearlier , {other}\n\n{FILLER[0]}"))
+                want.append(event)
+    proba = reader.predict_proba(texts)["event_type"]
+    got = [EVENT.labels[i] for i in proba.argmax(1)]
+    assert np.mean([g == w for g, w in zip(got, want)]) >= 0.95
+
+
+TITLED = article_text("rockets struck the army", long_article())
+
+
 def test_the_reader_saves_and_loads_to_the_same_answers(reader, tmp_path):
-    texts = [long_article(), "\n\n".join(FILLER), LEDES[4][0]]
+    texts = [long_article(), "\n\n".join(FILLER), LEDES[4][0], TITLED]
     before = reader.predict_proba(texts)
     reader.save(tmp_path)
     again = TransformerBackend.load(tmp_path, reader.cfg, reader.spaces).predict_proba(texts)
@@ -135,7 +159,7 @@ def test_the_reader_saves_and_loads_to_the_same_answers(reader, tmp_path):
 
 
 def test_batching_does_not_change_an_articles_answer(reader):
-    texts = [long_article(), LEDES[0][0], "\n\n".join(FILLER), LEDES[6][0] + "\n\n" + FILLER[1]]
+    texts = [long_article(), LEDES[0][0], "\n\n".join(FILLER), LEDES[6][0] + "\n\n" + FILLER[1], TITLED]
     together = reader.predict_proba(texts)["event_type"]
     alone = np.vstack([reader.predict_proba([t])["event_type"] for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-4)
