@@ -321,3 +321,28 @@ def test_learning_rate_anneals_by_the_clock_when_the_budget_ends_first():
     assert get_lr(300, 3000.0, total, 0.1, 3000.0) == 0.0
     # no budget: by steps alone, as before
     assert get_lr(300, 1e9, total, 0.1, None) == pytest.approx(0.7 / 0.9)
+
+
+def test_packed_windows_answer_as_unpacked(encoder):
+    """Short notes packed several to an encoder row (model.transformer.pack_windows), each
+    seeing only itself: the same probabilities, evidence and actor name spans as one row each."""
+    cfg = TransformerConfig(encoder=str(encoder), max_length=48, stride=8, pooling="attention", span_task="actor",
+                            precision="fp32", pack_windows=True)
+    backend = build(cfg, SPACES, seed=0)
+    assert backend.pack_width == 48
+    texts = [ROWS[i % len(ROWS)][0] * (1 + i % 3) for i in range(21)] + [FILLER * 4, ROWS[0][0] + "\n\n" + FILLER]
+    enc = backend.encode(texts)
+    with torch.inference_mode():
+        packed = [b for _, b, _ in backend.reads(enc)]
+        backend.pack_width = None
+        single = [b for _, b, _ in backend.reads(enc)]
+        plain = backend.read(texts)
+        backend.pack_width = 48
+        again = backend.read(texts)
+    rows = lambda batches: sum(len(ids) for b in batches for ids in b.input_ids)  # noqa: E731
+    assert rows(packed) < rows(single) / 2  # the notes share rows
+    for name in plain[0]:
+        np.testing.assert_allclose(plain[0][name], again[0][name], atol=1e-5)
+        np.testing.assert_array_equal(plain[1][name], again[1][name])
+    spans = lambda names: [[(s.start, s.end, round(s.score, 4)) for s in n] for n in names]  # noqa: E731
+    assert spans(plain[3]) == spans(again[3]) and any(plain[3])

@@ -191,11 +191,13 @@ class MultiTaskModel(nn.Module):
         return {name: head(pooled).float() for name, head in self.heads.items()}
 
     def read(self, input_ids: list[torch.Tensor], attention_mask: list[torch.Tensor], sent_ids: list[torch.Tensor],
-             sent_article: torch.Tensor, sent_pos: torch.Tensor, n_articles: int, with_sentences: bool = False) -> ReadOut:
+             sent_article: torch.Tensor, sent_pos: torch.Tensor, n_articles: int, with_sentences: bool = False,
+             position_ids: list[torch.Tensor | None] | None = None) -> ReadOut:
         """One answer per article from its windows, given in groups of similar width (one
         encoder call each). `sent_ids` (windows, tokens) per group: the batch-wide index of the
         sentence each token belongs to, -1 for special and padding tokens; `sent_article`,
-        `sent_pos`: per batch sentence, its article and its position in it (-1: the headline)."""
+        `sent_pos`: per batch sentence, its article and its position in it (-1: the headline);
+        `position_ids` per group: None, or each token's position in its window (packed rows)."""
         # each sentence's vector is the mean of its tokens' states, summed group by group as the
         # encoder returns them: the whole pack's token states are never held (or copied) at once
         sid = torch.cat([s.reshape(-1) for s in sent_ids])
@@ -205,8 +207,9 @@ class MultiTaskModel(nn.Module):
         slot[present] = torch.arange(len(present), device=sid.device)
         tokens = []
         sums = torch.zeros(len(present), self.encoder.config.hidden_size, dtype=torch.float32, device=sid.device)
-        for ids, mask, sent in zip(input_ids, attention_mask, sent_ids):
-            hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        for ids, mask, sent, pos in zip(input_ids, attention_mask, sent_ids, position_ids or [None] * len(input_ids)):
+            kw = {} if pos is None else {"position_ids": pos}
+            hidden = self.encoder(input_ids=ids, attention_mask=mask, **kw).last_hidden_state
             s = sent.reshape(-1)
             real = s >= 0
             sums.index_add_(0, slot[s[real]], hidden.reshape(-1, hidden.shape[-1])[real].float())
@@ -294,7 +297,8 @@ class Encoded:
 class ArticleBatch:
     """The windows of a few articles, in groups of similar width (a long article's short
     last window is not padded to the full window length): per group input ids, mask and
-    sentence ids."""
+    sentence ids. Packed (`pack_width`), a row holds several short windows one after the
+    other, each seeing only itself (a block-diagonal 4-d mask) with its own position ids."""
     input_ids: list[torch.Tensor]
     mask: list[torch.Tensor]
     sent_ids: list[torch.Tensor]
@@ -302,8 +306,11 @@ class ArticleBatch:
     sent_pos: torch.Tensor
     n_articles: int
     sent_offset: np.ndarray  # batch-wide index of each article's first sentence
-    windows: list[np.ndarray] | None = None  # per group, the Encoded window of each row
+    windows: list[np.ndarray] | None = None  # per group, the Encoded window of each segment
     tags: list[torch.Tensor] | None = None  # per group, span tags (-1 where not trained)
+    position_ids: list[torch.Tensor | None] | None = None  # per group, None unless packed
+    win_rows: list[np.ndarray] | None = None  # per group, the row of each of `windows`
+    win_starts: list[np.ndarray] | None = None  # per group, where in its row each of `windows` starts
 
 
 def width_groups(widths: np.ndarray, slack: float = 1.5, max_rows: int | None = None) -> list[np.ndarray]:
@@ -331,9 +338,26 @@ def sentence_positions(n_sent: np.ndarray, headline: np.ndarray | None) -> torch
     return torch.from_numpy(np.concatenate([np.maximum(np.arange(n) - h, -1) for n, h in zip(n_sent, headline)]))
 
 
+def pack_rows(lengths: np.ndarray, width: int) -> list[list[int]]:
+    """Windows (positions of `lengths`) in rows of at most `width` tokens, longest first,
+    each into the first row it fits (first-fit decreasing): short notes fill one encoder row
+    instead of each padding a row of its own."""
+    rows, room = [], []
+    for i in np.argsort(-lengths, kind="stable"):
+        r = next((k for k, free in enumerate(room) if free >= lengths[i]), None)
+        if r is None:
+            rows.append([]), room.append(width)
+            r = len(rows) - 1
+        rows[r].append(int(i))
+        room[r] -= int(lengths[i])
+    return rows
+
+
 def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device,
-                  max_rows: int | None = None, headlines: bool = False) -> ArticleBatch:
-    """`headlines`: the reader has a headline position (SentenceAttention.headline)."""
+                  max_rows: int | None = None, headlines: bool = False, pack_width: int | None = None) -> ArticleBatch:
+    """`headlines`: the reader has a headline position (SentenceAttention.headline);
+    `pack_width`: pack short windows into rows of that many tokens (prediction only: the
+    encoder must take a 4-d boolean mask, i.e. SDPA attention)."""
     n_sent = np.array([len(enc.spans[a]) for a in arts])
     offset = np.r_[0, np.cumsum(n_sent)[:-1]]
     windows, window_offset = [], []
@@ -341,26 +365,50 @@ def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device
         windows += list(enc.windows_of[a])
         window_offset += [offset[b]] * len(enc.windows_of[a])
     windows, window_offset = np.array(windows), np.array(window_offset)
-    ids, masks, sids, group_windows, tags = [], [], [], [], []
-    for group in width_groups(np.array([len(enc.ids[w]) for w in windows]), max_rows=max_rows):
-        input_ids, mask = pad_batch(enc.ids, windows[group], pad)
-        sent_ids = torch.full(input_ids.shape, -1, dtype=torch.long)
-        tag = torch.full(input_ids.shape, -1, dtype=torch.long) if enc.tags is not None else None
-        for row, g in enumerate(group):
-            s = enc.sent[windows[g]]
-            sent_ids[row, :len(s)] = torch.from_numpy(np.where(s >= 0, s + window_offset[g], -1))
-            if tag is not None:
-                tag[row, :len(s)] = torch.from_numpy(enc.tags[windows[g]])
-        ids.append(input_ids.to(device))
-        masks.append(mask.to(device))
-        sids.append(sent_ids.to(device))
-        group_windows.append(windows[group])
+    lengths = np.array([len(enc.ids[w]) for w in windows])
+    rows = pack_rows(lengths, pack_width) if pack_width else [[i] for i in range(len(windows))]
+    row_len = np.array([lengths[r].sum() for r in rows])
+    batch = ArticleBatch([], [], [], None, None, len(arts), offset, [], [] if enc.tags is not None else None,
+                         [], [], [])
+    for group in width_groups(row_len, max_rows=max_rows):
+        shape = (len(group), int(row_len[group].max()))
+        input_ids = torch.full(shape, pad, dtype=torch.long)
+        sent_ids = torch.full(shape, -1, dtype=torch.long)
+        position = torch.zeros(shape, dtype=torch.long)
+        segment = torch.full(shape, -1, dtype=torch.long)
+        tag = torch.full(shape, -1, dtype=torch.long) if enc.tags is not None else None
+        members, win_rows, win_starts = [], [], []
+        for row, r in enumerate(group):
+            start = 0
+            for k, i in enumerate(rows[r]):
+                w, n = windows[i], lengths[i]
+                s = enc.sent[w]
+                input_ids[row, start:start + n] = torch.tensor(enc.ids[w])
+                sent_ids[row, start:start + n] = torch.from_numpy(np.where(s >= 0, s + window_offset[i], -1))
+                position[row, start:start + n] = torch.arange(n)
+                segment[row, start:start + n] = k
+                if tag is not None:
+                    tag[row, start:start + n] = torch.from_numpy(enc.tags[w])
+                members.append(w), win_rows.append(row), win_starts.append(start)
+                start += n
+        packed = any(len(rows[r]) > 1 for r in group)
+        if packed:  # each window sees itself; a padding token only itself (a row of no keys is NaN)
+            key = torch.where(segment >= 0, segment, -2 - torch.arange(shape[1]))
+            mask = (key.unsqueeze(2) == key.unsqueeze(1)).unsqueeze(1)
+        else:
+            mask = (segment >= 0).long()
+        batch.input_ids.append(input_ids.to(device))
+        batch.mask.append(mask.to(device))
+        batch.sent_ids.append(sent_ids.to(device))
+        batch.position_ids.append(position.to(device) if packed else None)
+        batch.windows.append(np.array(members))
+        batch.win_rows.append(np.array(win_rows))
+        batch.win_starts.append(np.array(win_starts))
         if tag is not None:
-            tags.append(tag.to(device))
-    sent_article = torch.from_numpy(np.repeat(np.arange(len(arts)), n_sent))
-    sent_pos = sentence_positions(n_sent, enc.headline[arts] if headlines else None)
-    return ArticleBatch(ids, masks, sids, sent_article.to(device), sent_pos.to(device), len(arts), offset,
-                        group_windows, tags if enc.tags is not None else None)
+            batch.tags.append(tag.to(device))
+    batch.sent_article = torch.from_numpy(np.repeat(np.arange(len(arts)), n_sent)).to(device)
+    batch.sent_pos = sentence_positions(n_sent, enc.headline[arts] if headlines else None).to(device)
+    return batch
 
 
 READ_PACK = 8  # encoder batches per pack of articles at prediction (their token states are kept until the pack is read)
@@ -389,6 +437,9 @@ class TransformerBackend:
         self.device = next(model.parameters()).device
         keep_bf16_weights(model)
         self.set_precision(cfg.precision)
+        # packed rows need a 4-d boolean mask, which SDPA attention takes (eager would add it)
+        sdpa = getattr(getattr(model.encoder, "config", None), "_attn_implementation", None) == "sdpa"
+        self.pack_width = cfg.max_length if cfg.pack_windows and cfg.runtime == "torch" and sdpa else None
         # a model may be called from several threads at once; a fast tokenizer's settings live
         # in one Rust object that a concurrent call may reset ("Already borrowed")
         self.tokenizing = threading.Lock()
@@ -480,21 +531,22 @@ class TransformerBackend:
         # window rides with others of its width instead of making an encoder call of its own
         for arts in pack(order, windows, self.cfg.batch_size * READ_PACK):
             batch = article_batch(enc, arts, self.tokenizer.pad_token_id, self.device, self.cfg.batch_size,
-                                  headlines=self.model.headlines)
+                                  headlines=self.model.headlines, pack_width=self.pack_width)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = self.model.read(batch.input_ids, batch.mask, batch.sent_ids, batch.sent_article,
-                                      batch.sent_pos, batch.n_articles, with_sentences=with_sentences)
+                                      batch.sent_pos, batch.n_articles, with_sentences=with_sentences,
+                                      position_ids=batch.position_ids)
             yield arts, batch, out
 
     def _names(self, out: ReadOut, batch: ArticleBatch, enc: Encoded, texts: list[str], names: list) -> None:
         """Each text's candidate actor name spans over all its windows, strongest first (one
         per distinct span; overlapping windows see a name twice)."""
-        for logit, windows in zip(out.tokens, batch.windows):
+        for logit, windows, rows, starts in zip(out.tokens, batch.windows, batch.win_rows, batch.win_starts):
             prob = torch.sigmoid(logit).float().cpu().numpy()
-            for row, w in enumerate(windows):
+            for w, row, start in zip(windows, rows, starts):
                 t = int(enc.owner[w])
                 off = enc.offsets[w]
-                for span in decode(prob[row, :len(off)], off, self.cfg.span_floor, low=min(0.2, self.cfg.span_floor)):
+                for span in decode(prob[row, start:start + len(off)], off, self.cfg.span_floor, low=min(0.2, self.cfg.span_floor)):
                     span = widen(texts[t], span)
                     seen = next((s for s in names[t] if (s.start, s.end) == (span.start, span.end)), None)
                     if seen is None:
