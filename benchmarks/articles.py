@@ -36,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from sklearn.metrics import f1_score, precision_recall_fscore_support  # noqa: E402
 
+from benchmarks.common import write_result  # noqa: E402
 from secnews.training.evaluate import compute_metrics  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.train import encode, prepare  # noqa: E402
@@ -245,8 +246,10 @@ def markdown(report: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", type=Path, required=True)
-    ap.add_argument("--before", type=Path, required=True, help="today's model (mean reader)")
-    ap.add_argument("--after", type=Path, required=True, help="the article reader")
+    ap.add_argument("--before", type=Path, help="today's model (mean reader)")
+    ap.add_argument("--after", type=Path, help="the article reader")
+    ap.add_argument("--one", metavar="NAME=MODEL", help="score one model alone into articles_NAME.json (a "
+                                                        "recipe's run beside the committed comparison)")
     ap.add_argument("--baseline", type=Path, help="the TF-IDF baseline trained on the same data as --after")
     ap.add_argument("--previous", type=Path, help="an earlier article reader, shown beside --after")
     ap.add_argument("--reuse", type=Path, help="an earlier articles.json: a model scored there (same directory, same "
@@ -256,6 +259,15 @@ def main() -> None:
     args = ap.parse_args()
     articles = read_news()
     report = {"command": "python benchmarks/articles.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+    if args.one:
+        name, _, path = args.one.partition("=")
+        if not name or not path or not Path(path, "manifest.json").is_file():
+            ap.error(f"--one: expected NAME=MODEL with a model directory, found {args.one!r}")
+        report[name] = run_model(Path(path), args.data_root, articles, args.showcase)
+        print(write_result(args.out, f"articles_{name}.json", report))
+        return
+    if not args.before or not args.after:
+        ap.error("--before and --after are required (or --one NAME=MODEL)")
     earlier = json.loads(args.reuse.read_text()) if args.reuse else {}
     for name in MODELS:
         path = getattr(args, name)
