@@ -346,7 +346,8 @@ def pack_rows(lengths: np.ndarray, width: int) -> list[list[int]]:
     for i in np.argsort(-lengths, kind="stable"):
         r = next((k for k, free in enumerate(room) if free >= lengths[i]), None)
         if r is None:
-            rows.append([]), room.append(width)
+            rows.append([])
+            room.append(width)
             r = len(rows) - 1
         rows[r].append(int(i))
         room[r] -= int(lengths[i])
@@ -389,7 +390,9 @@ def article_batch(enc: Encoded, arts: np.ndarray, pad: int, device: torch.device
                 segment[row, start:start + n] = k
                 if tag is not None:
                     tag[row, start:start + n] = torch.from_numpy(enc.tags[w])
-                members.append(w), win_rows.append(row), win_starts.append(start)
+                members.append(w)
+                win_rows.append(row)
+                win_starts.append(start)
                 start += n
         packed = any(len(rows[r]) > 1 for r in group)
         if packed:  # each window sees itself; a padding token only itself (a row of no keys is NaN)
