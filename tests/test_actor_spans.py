@@ -224,6 +224,27 @@ def test_span_head_names_an_unseen_group_and_not_the_background_one(span_model):
     assert not names2[0] or names2[0][0].score < 0.5
 
 
+def test_each_name_carries_its_sentences_share_of_the_readers_attention(span_model):
+    """`weight` (what ActorLinker.attributed reads): the reader's attention on the name's
+    sentence over the article's most attended sentence, the same in a batch as alone."""
+    import torch
+
+    rng = np.random.default_rng(2)
+    texts = [article(None, "desert wolves", rng)[0], article("harbor guard", "lion front", rng)[0]]
+    _, _, spans, names = span_model.read(texts)
+    enc = span_model.encode(texts[1:])
+    with torch.inference_mode():
+        (_, _, out), = list(span_model.reads(enc))
+    alpha = out.alpha[:, 0].float().numpy()
+    assert len(alpha) == len(spans[1])  # every sentence of the lone article was read
+    assert names[1]
+    for name in names[1]:
+        k = next(i for i, (a, b) in enumerate(spans[1]) if a <= name.start < b)
+        assert name.weight == pytest.approx(alpha[k] / alpha.max(), abs=1e-5)
+    alone = span_model.read(texts[1:])[3][0]
+    assert [(n.start, round(n.weight, 5)) for n in alone] == [(n.start, round(n.weight, 5)) for n in names[1]]
+
+
 def test_predict_answer_shape_save_and_reload(span_model, tmp_path):
     rng = np.random.default_rng(2)
     texts = [article("desert wolves", "river army", rng)[0], article(None, "iron column", rng)[0]]
@@ -302,6 +323,27 @@ def test_a_sure_unidentified_stands_against_a_named_group():
     assert (a["label"], a["decided_by"]) == ("Unidentified", "closed")
     assert linker.decide("Unidentified", 0.85, text, sure).text(text) == "MRC"  # less sure: the name
     assert ActorLinker({}, ["Unidentified"], {}).decide("Unidentified", 0.99, text, sure).text(text) == "MRC"  # no defer
+
+
+def test_a_name_in_a_background_sentence_does_not_answer():
+    """A name counts where the reader weighs its sentence (the event's) or where a sentence
+    says who did it; a group another paragraph names, or one that denies it, is not the actor."""
+    text = ("Gunmen killed eleven worshippers in a mosque on Friday. In January, AQAP fighters "
+            "fought separatists nearby. The Houthis denied any responsibility.")
+    aqap, houthis = Span(68, 72, 0.9, weight=0.1), Span(113, 120, 0.8, weight=0.05)
+    linker = ActorLinker({}, ["Unidentified", "Other"], {}, cutoff=0.5, floor=0.2, attention=0.3)
+    assert linker.decide("Unidentified", 0.6, text, [aqap, houthis]) is None
+    a = linker.answer({"label": "Unidentified", "score": 0.6, "uncertain": False}, text, [aqap, houthis], [],
+                      evidence=False)
+    assert (a["label"], a["decided_by"]) == ("Unidentified", "closed")
+    # off (models trained before the rule): the background name answers, as it did
+    off = ActorLinker({}, ["Unidentified", "Other"], {}, cutoff=0.5, floor=0.2)
+    assert off.decide("Unidentified", 0.6, text, [aqap, houthis]).text(text) == "AQAP"
+    # the event's own sentence, or a later one that attributes, still names the group
+    assert linker.decide("Unidentified", 0.6, text, [Span(68, 72, 0.9, weight=0.5)]).text(text) == "AQAP"
+    blamed = "Gunmen killed eleven worshippers on Friday. Officials blamed AQAP for the attack."
+    late = Span(blamed.index("AQAP"), blamed.index("AQAP") + 4, 0.9, weight=0.1)
+    assert linker.decide("Unidentified", 0.6, blamed, [late]).text(blamed) == "AQAP"
 
 
 def test_linker_reads_state_forces_against_the_text():

@@ -123,6 +123,12 @@ class TransformerConfig:
     # named someone and the closed head was this sure, the closed answer was right 97% of the
     # time and the span's 59%; above 1: the span always decides
     span_defer: float = 0.9
+    # a name the span head reads counts only where the article says the event happened or
+    # who did it: in a sentence the reader weighs at least this share of its main sentence,
+    # or one that attributes (claimed, blamed, suspected, ...: linking.ATTRIBUTES). Background
+    # paragraphs name other groups ("In January, AQAP fighters ..."). 0: every sentence counts
+    # (models trained before it)
+    span_attention: float = 0.0
     # share of the rows naming their (non-state) actor whose name is replaced by an invented
     # one for training (training/surrogates.py): attribution from context, not from the name
     span_disguise: float = 0.25
@@ -424,6 +430,8 @@ def _check(cfg: Config) -> None:
     if not 0 < tc.span_floor <= tc.span_cutoff <= 1:
         raise ConfigError(f"model.transformer.span_floor, span_cutoff: expected 0 < span_floor <= span_cutoff <= 1, "
                           f"found {tc.span_floor} and {tc.span_cutoff}")
+    if not 0 <= tc.span_attention <= 1:
+        raise ConfigError(f"model.transformer.span_attention: expected a share in [0, 1], found {tc.span_attention}")
     if not 0 <= tc.span_disguise <= 1:
         raise ConfigError(f"model.transformer.span_disguise: expected a share in [0, 1], found {tc.span_disguise}")
     if not 0 <= cfg.retrain.tolerance <= 1 or not 0 <= cfg.retrain.replay_fraction <= 1:

@@ -18,6 +18,7 @@ from .config import TransformerConfig
 from .errors import SecnewsError
 from .labels import LabelSpace
 from .places import country_of, read_places
+from .sentences import sentence_spans
 from .spans import ACRONYM, Span, mention_pattern
 from .taxonomy import ActorNormalizer, StateForces
 
@@ -39,6 +40,12 @@ CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
             "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 WORD = re.compile(r"[\w'’\-]+")
 WORD_CHAR = re.compile(r"\w")
+# a sentence that says who is behind an event (claimed, blamed, suspected, ...), unless it
+# denies it: a name there counts wherever the sentence stands (ActorLinker.attributed)
+ATTRIBUTES = re.compile(r"\b(?:claim\w*|blam\w*|responsib\w*|behind|accus\w*|suspect\w*|attribut\w*|"
+                        r"carried\s+out|hallmarks?|loyal\s+to|linked\s+to|allied\s+to|affiliated)\b",
+                        re.IGNORECASE)
+DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved)\b", re.IGNORECASE)
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
 
@@ -144,8 +151,9 @@ def _words_pattern(words: tuple[str, ...]) -> re.Pattern | None:
 class ActorLinker:
     def __init__(self, spec: dict, labels: list[str], registry: dict[str, list[str]], threshold: float = 0.5,
                  states: StateForces | None = None, defer: float = 2.0, places: dict[str, str] | None = None,
-                 cutoff: float = 0.5, floor: float = 0.2):
+                 cutoff: float = 0.5, floor: float = 0.2, attention: float = 0.0):
         spec = dict(spec or {})
+        self.attention = attention  # see attributed
         self.places = places or {}  # place word -> country (places.py), learnt at training time
         self.defer = defer  # closed-set answers of a named actor at least this sure stand
         # a candidate span names the actor at `cutoff`; at `floor` when the closed head says Other
@@ -184,7 +192,7 @@ class ActorLinker:
         cutoff, floor = (getattr(tc, k, getattr(TransformerConfig, k)) for k in ("span_cutoff", "span_floor"))
         return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
                    StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
-                   cutoff, floor)
+                   cutoff, floor, getattr(tc, "span_attention", 0.0))
 
     def prior_country(self, proba) -> str | None:
         """The country the closed-set head's state forces point to (their probabilities summed
@@ -302,11 +310,30 @@ class ActorLinker:
         `Unidentified` at least `defer` sure stands too: an article that says nobody claimed
         the attack still names groups (background, denials), and the span head marks them."""
         label = closed_label.lower()
+        candidates = self.attributed(text, candidates)
         if closed_score >= self.defer and (label == "unidentified" or (
                 label not in CATEGORIES and self.mentioned(closed_label, text, candidates))):
             return None
         least = self.floor if label == "other" else self.cutoff
         return self.choose(text, [c for c in candidates if c.score >= least])
+
+    def attributed(self, text: str, candidates: list[Span]) -> list[Span]:
+        """The candidates that stand where the article tells its event or who did it: in a
+        sentence the reader weighs at least `attention` of its main sentence, or in one that
+        attributes (ATTRIBUTES) without denying (DENIES). A name in a background paragraph
+        ("In January, militants from AQAP fought ...") is another event's actor."""
+        if not self.attention or all(c.weight >= self.attention for c in candidates):
+            return candidates
+        bounds = sentence_spans(text)
+        keep = []
+        for c in candidates:
+            if c.weight < self.attention:
+                a, b = next(((a, b) for a, b in bounds if a <= c.start < b), (c.start, c.end))
+                said = text[a:b]
+                if not ATTRIBUTES.search(said) or DENIES.search(said):
+                    continue
+            keep.append(c)
+        return keep
 
     def mentioned(self, label: str, text: str, candidates: list[Span] = ()) -> bool:
         """Whether the text could be about `label`: for a state force, one of its role words

@@ -113,6 +113,9 @@ class Span:
     start: int  # character offsets in the text
     end: int
     score: float  # in-span probability of its strongest token
+    # the article reader's attention on the span's sentence over its most attended one's
+    # (1.0: the main event's sentence, or no reader to ask)
+    weight: float = 1.0
 
     def text(self, source: str) -> str:
         return source[self.start:self.end]
@@ -144,4 +147,4 @@ def widen(text: str, span: Span) -> Span:
         a -= 1
     while b < len(text) and inner(b) and (text[b - 1].isalnum() or text[b - 1] in "-'’"):
         b += 1
-    return Span(a, b, span.score)
+    return Span(a, b, span.score, span.weight)

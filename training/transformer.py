@@ -228,9 +228,11 @@ class MultiTaskModel(nn.Module):
         article = article.index_add_(0, art, alpha.unsqueeze(2) * sent_vec.unsqueeze(1))
         pooled = self.dropout(article)
         logits = {name: head(pooled[:, self.reader_of(i)]).float() for i, (name, head) in enumerate(self.heads.items())}
-        out = ReadOut(logits, tokens=tokens if self.span is not None else None)
+        # the attention always (the actor's names are weighed by their sentence's); the
+        # sentence vectors only for evidence
+        out = ReadOut(logits, alpha=alpha, present=present, tokens=tokens if self.span is not None else None)
         if with_sentences:
-            out.sent_vec, out.alpha, out.present = sent_vec, alpha, present
+            out.sent_vec = sent_vec
         return out
 
     @property
@@ -522,6 +524,7 @@ class TransformerBackend:
                 self._evidence(out, batch, arts, best)
             if names is not None:
                 self._names(out, batch, enc, texts, names)
+                self._weigh(out, batch, enc, arts, names)
         return proba, best, enc.spans, names
 
     def reads(self, enc: Encoded, with_sentences: bool = False):
@@ -558,6 +561,26 @@ class TransformerBackend:
                         seen.score = span.score
         for t in range(len(names)):
             names[t].sort(key=lambda s: -s.score)
+
+    def _weigh(self, out: ReadOut, batch: ArticleBatch, enc: Encoded, arts: np.ndarray, names: list) -> None:
+        """Each candidate name's `weight`: the event reader's attention on its sentence over
+        the article's most attended sentence's (linking.ActorLinker.attributed reads it)."""
+        present = out.present.cpu().numpy()
+        if not len(present):
+            return
+        event = list(self.spaces).index("event_type") if "event_type" in self.spaces else 0
+        dense = np.zeros(int(present[-1]) + 1, np.float32)
+        dense[present] = out.alpha[:, self.model.reader_of(event)].float().cpu().numpy()
+        for b, t in enumerate(arts):
+            if not names[t]:
+                continue
+            base, n = int(batch.sent_offset[b]), len(enc.spans[t])
+            alpha = np.r_[dense[base:base + n], np.zeros(max(0, base + n - len(dense)), np.float32)]
+            top = float(alpha.max())
+            starts = np.array([a for a, _ in enc.spans[t]])
+            for span in names[t]:
+                k = max(int(np.searchsorted(starts, span.start, side="right")) - 1, 0)
+                span.weight = float(alpha[k]) / top if top > 0 else 1.0
 
     def _evidence(self, out, batch: ArticleBatch, arts: np.ndarray, best: dict) -> None:
         """Per task and label, the sentence that pushed the article towards that label most:
