@@ -30,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.actors import CATEGORIES, NEWS, TRAIN_DATA, Names, rows_of  # noqa: E402
 from secnews.training.compose import compose, read_paragraphs  # noqa: E402
+from secnews.training.data import article_text  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.train import prepare  # noqa: E402
 from secnews.training.validation import coded_column  # noqa: E402
@@ -61,10 +62,6 @@ def as_coded(rows) -> list[str]:
     return (rows[col].where(rows[col].notna(), rows["actor"]) if col in rows else rows["actor"]).tolist()
 
 
-def article_text(a: dict) -> str:
-    return f"{a['title']}\n\n{a['text']}" if a.get("title") else a["text"]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
@@ -88,14 +85,16 @@ def main() -> None:
         notes = val[val["actor"].notna()]
         notes = notes.sample(n=min(2000, len(notes)), random_state=0)
         report["val_notes"] = score(model, names, notes["text"].tolist(), as_coded(notes), "val_notes")
-        hand = [json.loads(l) for l in (ROOT / "datasets/articles/articles.jsonl").read_text().splitlines() if l.strip()]
+        hand = (ROOT / "datasets/articles/articles.jsonl").read_text(encoding="utf-8").splitlines()
+        hand = [json.loads(l) for l in hand if l.strip()]
         hand = [a for a in hand if a.get("actor")]
-        report["handwritten"] = score(model, names, [article_text(a) for a in hand], [a["actor"] for a in hand],
-                                      "handwritten")
+        report["handwritten"] = score(model, names, [article_text(a.get("title"), a["text"]) for a in hand],
+                                      [a["actor"] for a in hand], "handwritten")
     if "test" in args.sets:
         news = [json.loads(l) for l in NEWS.read_text(encoding="utf-8").splitlines() if l.strip()]
         news = [a for a in news if a.get("actor")]
-        report["news"] = score(model, names, [article_text(a) for a in news], [a["actor"] for a in news], "news")
+        report["news"] = score(model, names, [article_text(a.get("title"), a["text"]) for a in news],
+                               [a["actor"] for a in news], "news")
         muc = rows_of(model, "muc:{root}/muc34/muc34.jsonl.gz", root)
         muc = muc[muc["actor"].notna() & (muc["actor"] != "Unidentified")]
         report["muc"] = score(model, names, muc["text"].tolist(), muc["actor"].tolist(), "muc")
