@@ -1,5 +1,7 @@
-"""Choose model.transformer.span_attention (training/linking.py, ActorLinker.attributed) on
-data that is not the frozen news set, then score the news set and MUC-3/4 with each value.
+"""Choose model.transformer.span_attention (training/linking.py, ActorLinker.attributed), or
+with `--vary span_unclaimed` whether ActorLinker.unattributed answers Unidentified, on data
+that is not the frozen news set, then score the news set and MUC-3/4 with each value; the
+model's other settings stay as its config has them.
 
     python benchmarks/span_attention.py --model MODEL --data-root ../shared/datasets --sets dev --out dev.json
     python benchmarks/span_attention.py --model MODEL --data-root ../shared/datasets --sets test --out test.json
@@ -35,15 +37,18 @@ from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.train import prepare  # noqa: E402
 from secnews.training.validation import coded_column  # noqa: E402
 
-VALUES = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
+# each linker setting tried: its values and the ActorLinker attribute it sets
+SETTINGS = {"span_attention": ("attention", [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]),
+            "span_unclaimed": ("unclaimed", [False, True])}
 
 
-def score(model, names: Names, texts: list[str], golds: list[str], label: str) -> dict:
+def score(model, names: Names, texts: list[str], golds: list[str], label: str, vary: str) -> dict:
     proba, _, spans, candidates = model.backend.read(texts, evidence=False)
     decided, space = model.decide(proba), model.spaces["actor"]
+    attr, values = SETTINGS[vary]
     out = {}
-    for value in VALUES:
-        model.linker.attention = value
+    for value in values:
+        setattr(model.linker, attr, value)
         hits: dict[str, list[bool]] = {"named": [], "unidentified": [], "category": []}
         for i, gold in enumerate(golds):
             closed = model._single(proba["actor"][i], space, {k: v[i] for k, v in decided["actor"].items()}, None)
@@ -68,6 +73,7 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, required=True)
     ap.add_argument("--sets", nargs="+", choices=["dev", "test"], required=True)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--vary", choices=sorted(SETTINGS), default="span_attention")
     args = ap.parse_args()
     model, names, root = load(args.model), Names(), args.data_root
     if model.linker is None:
@@ -81,23 +87,24 @@ def main() -> None:
         composed, _ = compose(val, cfg, "val", cfg.compose.val_articles, {}, read_paragraphs(cfg.compose.paragraphs),
                               cfg.train.seed + 1, lambda m: None)  # the articles training validated on
         composed = composed[composed["actor"].notna()]
-        report["composed_val"] = score(model, names, composed["text"].tolist(), as_coded(composed), "composed_val")
+        report["composed_val"] = score(model, names, composed["text"].tolist(), as_coded(composed), "composed_val",
+                                       args.vary)
         notes = val[val["actor"].notna()]
         notes = notes.sample(n=min(2000, len(notes)), random_state=0)
-        report["val_notes"] = score(model, names, notes["text"].tolist(), as_coded(notes), "val_notes")
+        report["val_notes"] = score(model, names, notes["text"].tolist(), as_coded(notes), "val_notes", args.vary)
         hand = (ROOT / "datasets/articles/articles.jsonl").read_text(encoding="utf-8").splitlines()
         hand = [json.loads(l) for l in hand if l.strip()]
         hand = [a for a in hand if a.get("actor")]
         report["handwritten"] = score(model, names, [article_text(a.get("title"), a["text"]) for a in hand],
-                                      [a["actor"] for a in hand], "handwritten")
+                                      [a["actor"] for a in hand], "handwritten", args.vary)
     if "test" in args.sets:
         news = [json.loads(l) for l in NEWS.read_text(encoding="utf-8").splitlines() if l.strip()]
         news = [a for a in news if a.get("actor")]
         report["news"] = score(model, names, [article_text(a.get("title"), a["text"]) for a in news],
-                               [a["actor"] for a in news], "news")
+                               [a["actor"] for a in news], "news", args.vary)
         muc = rows_of(model, "muc:{root}/muc34/muc34.jsonl.gz", root)
         muc = muc[muc["actor"].notna() & (muc["actor"] != "Unidentified")]
-        report["muc"] = score(model, names, muc["text"].tolist(), muc["actor"].tolist(), "muc")
+        report["muc"] = score(model, names, muc["text"].tolist(), muc["actor"].tolist(), "muc", args.vary)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(report, indent=1))

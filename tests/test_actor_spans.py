@@ -262,6 +262,47 @@ def test_predict_answer_shape_save_and_reload(span_model, tmp_path):
     assert again[0]["actor"] == a["actor"] and again[1]["actor"] == b["actor"]
 
 
+def test_linker_takes_off_what_the_span_took_around_a_name():
+    """Descriptors in front ("separatist"), an unclosed parenthesis behind, an acronym spelt out
+    earlier without parentheses, a country's possessive before a role, and spans that only
+    describe a kind of group."""
+    from pathlib import Path
+
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    linker = ActorLinker({}, ["Military Forces of Sudan", "Other"], {}, states=states)
+    assert linker.name("separatist Mehran Liberation Army", "") == ("Mehran Liberation Army", False)
+    assert linker.name("militant group, Lashkar-e-Khurasan", "") == ("Lashkar-e-Khurasan", False)
+    assert linker.name("Kalay Valley Revolutionary Force (KVRF", "") == ("Kalay Valley Revolutionary Force", False)
+    assert linker.name("al-Qaeda in the Arabian Peninsula", "") == ("al-Qaeda in the Arabian Peninsula", False)
+    text = "Fighters of the Rapid Support Forces shelled the camp. The RSF later denied it."
+    assert linker.name("RSF", text) == ("Rapid Support Forces", False)
+    assert linker.name("XQ", text) == ("XQ", False)  # spelt out nowhere: the acronym stays
+    assert linker.name("Sudan's army", "") == ("Military Forces of Sudan", True)
+    t = "A Syrian militia fired on the village. An ethnic rebel army and the Sudanese army answered."
+    span = lambda w, score=0.9: Span(t.index(w), t.index(w) + len(w), score)
+    assert linker.choose(t, [span("Syrian militia")]) is None
+    assert linker.choose(t, [span("ethnic rebel army")]) is None
+    assert linker.choose(t, [span("Sudanese army")]).text(t) == "Sudanese army"
+
+
+def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
+    closed = {"label": "Taliban", "score": 0.6, "uncertain": False}
+    unclaimed = ("A bomb killed nine people at a market in Kunduz on Sunday. No group has claimed responsibility. "
+                 "The Taliban, who fought for the city in 2015, denied any role.")
+    on = ActorLinker({}, ["Taliban", "Unidentified", "Other"], {}, unclaimed=True)
+    a = on.answer(closed, unclaimed, [], [], evidence=False)
+    assert (a["label"], a["decided_by"], a["closed_set"]["label"]) == ("Unidentified", "unclaimed", "Taliban")
+    # a sentence that still attributes it, once "no group has claimed" is taken out, names someone
+    blamed = "A bomb killed nine people in Kunduz. No group claimed it, but officials blamed the Taliban."
+    assert on.answer(closed, blamed, [], [], evidence=False)["label"] == "Taliban"
+    assert not on.unattributed("A bomb killed nine people in Kunduz. The Taliban claimed it.")
+    assert on.unattributed("Unidentified gunmen shot dead two police officers in Quetta.")
+    off = ActorLinker({}, ["Taliban", "Unidentified", "Other"], {})  # models trained before the rule
+    assert off.answer(closed, unclaimed, [], [], evidence=False)["label"] == "Taliban"
+
+
 def test_state_forces_as_news_names_them():
     from pathlib import Path
 

@@ -44,8 +44,10 @@ class ActorAnswer(SingleAnswer):
     known: bool | None = Field(None, description="the name is a known actor (closed-set label, alias table or "
                                                  "analysts' registry); false: a name the model read but does not know")
     decided_by: str | None = Field(None, description="'span' (the name read from the text), 'closed' "
-                                                     "(the closed-set head) or 'places' (the closed-set head's "
-                                                     "state force, moved to the country the text's places are in)")
+                                                     "(the closed-set head), 'places' (the closed-set head's "
+                                                     "state force, moved to the country the text's places are in) "
+                                                     "or 'unclaimed' (the text says nobody claimed the event and "
+                                                     "attributes it to nobody: Unidentified)")
     span: list[int] | None = Field(None, description="[start, end) character offsets of the name")
     mention: str | None = Field(None, description="the name as written in the text")
     closed_set: ClosedSet | None = None

@@ -129,6 +129,10 @@ class TransformerConfig:
     # paragraphs name other groups ("In January, AQAP fighters ..."). 0: every sentence counts
     # (models trained before it)
     span_attention: float = 0.0
+    # an article that says nobody claimed the event ("no group has claimed", "unidentified
+    # gunmen": linking.UNCLAIMED) and attributes it to nobody anywhere answers Unidentified,
+    # whatever group its background names. False: models trained before it
+    span_unclaimed: bool = False
     # share of the rows naming their (non-state) actor whose name is replaced by an invented
     # one for training (training/surrogates.py): attribution from context, not from the name
     span_disguise: float = 0.25

@@ -28,7 +28,16 @@ GENERIC = {"forces", "force", "army", "armed", "national", "islamic", "militia",
            "groups", "front", "movement", "brigade", "brigades", "liberation", "people", "people's", "popular",
            "revolutionary", "resistance", "defence", "defense", "security", "rebels", "rebel", "fighters", "the",
            "of", "al", "al-", "and", "state", "council", "union", "party", "unit", "units", "cartel", "gang"}
+# what news calls a group without naming it: a span of these, GENERIC words and nationalities
+# ("Syrian militia", "ethnic rebel army", "Colombian dissident") names nobody in particular
+DESCRIPTORS = {"ethnic", "tribal", "local", "coalition", "dissident", "dissidents", "separatist", "separatists",
+               "jihadist", "jihadists", "islamist", "islamists", "insurgent", "insurgents", "gunmen", "armed",
+               "gangs", "paramilitary", "paramilitaries", "extremist", "extremists", "militant"}
 LEADING = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+# "separatist Mehran Liberation Army", "militant group, Lashkar-e-Khurasan": lower-case words
+# in front of a capitalised name say what it is (only in ordinarily cased text; "al-" is a name's)
+DESCRIBED = re.compile(r"^(?:[a-z]+[\s,]+)+(?=[A-Z0-9])")
+UNCLOSED = re.compile(r"\s*\([^()]*$")  # "Kalay Valley Revolutionary Force (KVRF": the span stopped inside
 # "NAF rebel forces", "SAF soldiers": the group is the acronym, the rest says what its members are
 MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|militia|militias|militiamen|fighters|militants|soldiers|"
                      r"troops|members|gunmen|units?)$", re.IGNORECASE)
@@ -45,6 +54,13 @@ WORD_CHAR = re.compile(r"\w")
 ATTRIBUTES = re.compile(r"\b(?:claim\w*|blam\w*|responsib\w*|behind|accus\w*|suspect\w*|attribut\w*|"
                         r"carried\s+out|hallmarks?|loyal\s+to|linked\s+to|allied\s+to|affiliated)\b",
                         re.IGNORECASE)
+# an article saying nobody claimed the event, or that unknown people did it
+UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+)?group|one|organi[sz]ation|faction|party)\b[^.;]{0,40}?\b(?:claim\w*|responsib\w*)|"
+                       r"nobody\b[^.;]{0,20}?\bclaim\w*|(?:has|have|had|was|were)\s+(?:yet\s+)?(?:not|n['’]t)\s+"
+                       r"(?:yet\s+)?(?:been\s+)?claimed|unclaimed|(?:unidentified|unknown)\s+(?:gunmen|assailants|"
+                       r"attackers|men|armed\s+\w+|militants|perpetrators|group)|(?:gunmen|attackers|assailants)\s+"
+                       r"(?:who\s+)?(?:have\s+)?not\s+(?:yet\s+)?been\s+identified)", re.IGNORECASE)
+UNCLAIMED_CLAUSE = re.compile(r"(?:%s)[^,;]*?(?=,|;|\bbut\b|\bhowever\b|$)" % UNCLAIMED.pattern, re.IGNORECASE)
 DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved)\b", re.IGNORECASE)
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
@@ -132,12 +148,29 @@ def expand_acronym(acronym: str, text: str) -> str | None:
         if m:
             break
     if not m:
-        return None
+        return spelled_out(acronym, text)
     words = re.findall(r"[\w'’]+(?:-[\w'’]+)*", m.group(1))[-10:]
     for k in range(1, len(words) + 1):
         initials = "".join(p[0] for w in words[-k:] for p in w.split("-") if p and p[0].isupper())
         if initials == acronym.replace("-", ""):
             return " ".join(words[-k:])
+    return None
+
+
+def spelled_out(acronym: str, text: str) -> str | None:
+    """The first run of capitalised words in the text (connectors such as "of" between them
+    allowed) whose initials spell the acronym: "Rapid Support Forces ... the RSF" without a
+    parenthesis."""
+    letters = acronym.replace("-", "")
+    run = r"[A-Z][\w'’]*(?:-[\w'’]+)*"
+    for m in re.finditer(r"%s(?:\s+(?:(?:%s)\s+)*%s)*" % (run, "|".join(CONNECTORS), run), text):
+        words = m.group(0).split()
+        for i in range(len(words)):  # a window at most twice the acronym long: all-caps copy is one long run
+            for j in range(i + 2, min(len(words), i + 2 * len(letters)) + 1):
+                kept = [w for w in words[i:j] if w not in CONNECTORS]
+                if kept and kept[0] == words[i] and words[j - 1] == kept[-1] and len(kept) > 1 \
+                        and "".join(p[0] for w in kept for p in w.split("-") if p[:1].isupper()) == letters:
+                    return " ".join(words[i:j])
     return None
 
 
@@ -151,9 +184,10 @@ def _words_pattern(words: tuple[str, ...]) -> re.Pattern | None:
 class ActorLinker:
     def __init__(self, spec: dict, labels: list[str], registry: dict[str, list[str]], threshold: float = 0.5,
                  states: StateForces | None = None, defer: float = 2.0, places: dict[str, str] | None = None,
-                 cutoff: float = 0.5, floor: float = 0.2, attention: float = 0.0):
+                 cutoff: float = 0.5, floor: float = 0.2, attention: float = 0.0, unclaimed: bool = False):
         spec = dict(spec or {})
         self.attention = attention  # see attributed
+        self.unclaimed = unclaimed  # see unattributed
         self.places = places or {}  # place word -> country (places.py), learnt at training time
         self.defer = defer  # closed-set answers of a named actor at least this sure stand
         # a candidate span names the actor at `cutoff`; at `floor` when the closed head says Other
@@ -192,7 +226,7 @@ class ActorLinker:
         cutoff, floor = (getattr(tc, k, getattr(TransformerConfig, k)) for k in ("span_cutoff", "span_floor"))
         return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
                    StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
-                   cutoff, floor, getattr(tc, "span_attention", 0.0))
+                   cutoff, floor, getattr(tc, "span_attention", 0.0), getattr(tc, "span_unclaimed", False))
 
     def prior_country(self, proba) -> str | None:
         """The country the closed-set head's state forces point to (their probabilities summed
@@ -218,6 +252,9 @@ class ActorLinker:
         found = self.lookup(name) or self.known_inside(name)
         if found:
             return found, True
+        name = self.undescribed(name)
+        if (found := self.lookup(name)) is not None:
+            return found, True
         if ACRONYM.match(bare := MEMBERS.sub("", name)):
             name = bare
         if ACRONYM.match(name):  # "KH" after "Kataeb Hezbollah (KH)": the full name
@@ -228,6 +265,17 @@ class ActorLinker:
         if name.isupper() and " " in name:  # MUC-3/4 wire copy is upper case
             name = name.title()
         return self.normalizer(name) or name, False
+
+    @staticmethod
+    def undescribed(name: str) -> str:
+        """The name without what the span took around it: lower-case descriptor words in
+        front ("separatist", "militant group,"; not connectors such as "de") and an unclosed
+        parenthesis behind."""
+        name = UNCLOSED.sub("", name).strip(" ,")
+        m = DESCRIBED.match(name)
+        if m and not any(w in CONNECTORS for w in re.split(r"[\s,]+", m.group(0)) if w):
+            name = name[m.end():]
+        return name
 
     def placed_role(self, name: str, text: str, closed_proba=None) -> str | None:
         """A bare role word ("Police", "soldiers") as the state force of the country the
@@ -272,6 +320,9 @@ class ActorLinker:
             words = [w.lower() for w in WORD.findall(span.text(text))]
             if not words or all(w in GENERIC for w in words):
                 continue
+            if all(w in GENERIC or w in DESCRIPTORS or w in self.states.by_word for w in words) and not (
+                    self.states.compose(span.text(text)) or self.states.role_of(span.text(text))):
+                continue  # "Syrian militia", "ethnic rebel army": a kind of group, not a name
             if mixed and not re.search(r"[A-Z0-9]", span.text(text)) and not self.states.role_of(span.text(text)):
                 continue  # a lower-case span names nobody, except a state force's bare role word ("police")
             if self.states.by_word.get(" ".join(words)) and not self.states.compose(span.text(text)):
@@ -335,6 +386,19 @@ class ActorLinker:
             keep.append(c)
         return keep
 
+    @staticmethod
+    def unattributed(text: str) -> bool:
+        """The article says nobody claimed the event, or that unknown people did it
+        (UNCLAIMED), and no sentence attributes it to anyone: none says claimed, blamed,
+        suspected, ... once its "no group has claimed ..." clause is taken out, except to deny it."""
+        if not UNCLAIMED.search(text):
+            return False
+        for a, b in sentence_spans(text):
+            said = UNCLAIMED_CLAUSE.sub(" ", text[a:b])  # "no group claimed responsibility" up to "but"
+            if ATTRIBUTES.search(said) and not DENIES.search(said):
+                return False
+        return True
+
     def mentioned(self, label: str, text: str, candidates: list[Span] = ()) -> bool:
         """Whether the text could be about `label`: for a state force, one of its role words
         ("RSF soldiers", "Russian forces" and "police" all are); any other named actor is
@@ -384,6 +448,9 @@ class ActorLinker:
                closed_proba=None) -> dict:
         """The actor answer: the span's name (`decide`), else the closed-set head's label;
         `decided_by` says which. `closed_proba`: the closed head's probabilities (prior_country)."""
+        if self.unclaimed and closed["label"] != "Unidentified" and self.unattributed(text):
+            return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
+                    "closed_set": {"label": closed["label"], "score": closed["score"]}}
         span = self.decide(closed["label"], closed["score"], text, candidates)
         if span is None:
             moved = self.placed(closed["label"], text)

@@ -114,14 +114,15 @@ class StateForces:
         return next((role for role, words in self.bare.items() if t in words), None)
 
     def compose(self, text: str) -> str | None:
-        """"Ukrainian forces" -> "Military Forces of Ukraine"; None when the words are not a
-        nationality followed by a role."""
+        """"Ukrainian forces", "Ukraine's army" -> "Military Forces of Ukraine"; None when the
+        words are not a nationality (or a country's possessive) followed by a role."""
         t = " ".join(text.split()).strip()
         t = re.sub(r"^the\s+", "", t, flags=re.IGNORECASE)
         for role, words in self.roles.items():
             for w in words:
                 if t.lower().endswith(" " + w.lower()):
-                    country = self.by_word.get(t[: -len(w)].strip().lower())
+                    # "Sudan's army" as "Sudanese army": a possessive country is its nationality
+                    country = self.by_word.get(re.sub(r"['’]s$", "", t[: -len(w)].strip()).lower())
                     if country:
                         return f"{role.capitalize()} Forces of {country}"
         return None
