@@ -52,7 +52,8 @@ WORD_CHAR = re.compile(r"\w")
 # a sentence that says who is behind an event (claimed, blamed, suspected, ...), unless it
 # denies it: a name there counts wherever the sentence stands (ActorLinker.attributed)
 ATTRIBUTES = re.compile(r"\b(?:claim\w*|blam\w*|responsib\w*|behind|accus\w*|suspect\w*|attribut\w*|"
-                        r"carried\s+out|hallmarks?|loyal\s+to|linked\s+to|allied\s+to|affiliated)\b",
+                        r"carried\s+out|hallmarks?|loyal\s+to|linked\s+to|allied\s+to|affiliated|involv\w*|"
+                        r"perpetrat\w*|speculat\w*|believed)\b",
                         re.IGNORECASE)
 # an article saying nobody claimed the event, or that unknown people did it
 UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+)?group|one|organi[sz]ation|faction|party)\b[^.;]{0,40}?\b(?:claim\w*|responsib\w*)|"
@@ -448,7 +449,8 @@ class ActorLinker:
                closed_proba=None) -> dict:
         """The actor answer: the span's name (`decide`), else the closed-set head's label;
         `decided_by` says which. `closed_proba`: the closed head's probabilities (prior_country)."""
-        if self.unclaimed and closed["label"] != "Unidentified" and self.unattributed(text):
+        # a coders' category (Rioters: "unidentified men vandalised ...") is an answer of its own
+        if self.unclaimed and closed["label"].lower() not in CATEGORIES - {"other"} and self.unattributed(text):
             return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
                     "closed_set": {"label": closed["label"], "score": closed["score"]}}
         span = self.decide(closed["label"], closed["score"], text, candidates)
