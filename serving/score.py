@@ -5,7 +5,8 @@ k becomes the Parquet part `part-<k>.parquet`, written to a temporary name and r
 A part therefore exists whole or not at all, and `--resume` skips the chunks whose part
 exists: after a crash every input row ends up in exactly one part. Reading and writing
 run in their own threads, beside inference; memory holds a few chunks, whatever the
-archive's size. Each chunk is sorted by length so batches carry little padding.
+archive's size; the reader thread also tokenises the next chunk while the encoder runs. Each
+chunk is sorted by length so batches carry little padding.
 """
 from __future__ import annotations
 
@@ -44,14 +45,20 @@ def chunks(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Rec
         yield k, chunk
 
 
-def predict_chunk(predictor, chunk: list[Record]) -> tuple[np.ndarray, dict | None, dict | None, list | None]:
+def scorable(chunk: list[Record]) -> np.ndarray:
+    return np.array([i for i, r in enumerate(chunk) if r.error is None], dtype=np.int64)
+
+
+def predict_chunk(predictor, chunk: list[Record], encoded=None) -> tuple[np.ndarray, dict | None, dict | None,
+                                                                         list | None]:
     """Positions of the chunk's scorable records, their probabilities and the predictor's
-    decisions. The whole chunk is one predict_proba call: its windows are tokenised together
-    and sorted by length across the chunk, so batches carry little padding."""
-    idx = np.array([i for i, r in enumerate(chunk) if r.error is None], dtype=np.int64)
+    decisions. The whole chunk is one read: its windows are tokenised together and sorted by
+    length across the chunk, so batches carry little padding. `encoded`: the scorable texts
+    already tokenised (Predictor.encode), as the reader thread prepares them."""
+    idx = scorable(chunk)
     if not len(idx):
         return idx, None, None, None
-    proba, named = predictor.read([chunk[i].text for i in idx])
+    proba, named = predictor.read([chunk[i].text for i in idx], encoded)
     return idx, proba, predictor.decide(proba), named
 
 
@@ -113,8 +120,9 @@ def _span_columns(cols: dict, name: str, idx: np.ndarray, named: list, n: int, m
     for k, i in enumerate(idx):
         a = named[k]
         known[i], by[i] = a["known"], a["decided_by"]
-        if a["decided_by"] == "span":
+        if a["decided_by"] != "closed":  # the span head, the places or the unclaimed rule
             label[i], score[i], uncertain[i] = a["label"], a["score"], a["uncertain"]
+        if "span" in a:
             start[i], end[i] = a["span"]
     cols[name] = pa.array(label, pa.string())
     cols[f"{name}_score"] = pa.array(score, pa.float64(), mask=missing)
@@ -207,7 +215,11 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
     def reader() -> None:
         try:
             for k, chunk in chunks(iter_records(inputs), chunk_size):
-                if not put(todo, (k, chunk)):
+                # tokenised here, while the encoder runs on the chunk before (the tokenizer and
+                # the encoder's kernels both run outside the GIL)
+                idx = scorable(chunk) if k not in done else np.zeros(0, np.int64)
+                encoded = predictor.encode([chunk[i].text for i in idx]) if len(idx) else None
+                if not put(todo, (k, chunk, encoded)):
                     return
         except BaseException as e:  # surfaced in the main thread
             errors.append(e)
@@ -245,12 +257,12 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
                 continue
             if item is _DONE:
                 break
-            k, chunk = item
+            k, chunk, encoded = item
             if k in done:
                 n_skipped += len(chunk)
                 bar.update(len(chunk))
                 continue
-            idx, proba, decided, named = predict_chunk(predictor, chunk)
+            idx, proba, decided, named = predict_chunk(predictor, chunk, encoded)
             if not put(written, (k, rows_of(chunk, idx, proba, decided, predictor.spaces, tag, named,
                                             predictor.span_task))):
                 break

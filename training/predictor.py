@@ -77,20 +77,28 @@ class Predictor:
         """Token windows per forward pass (a transformer's; a TF-IDF model has none)."""
         self.backend.set_batch_size(windows)
 
-    def read(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[dict] | None]:
-        """Probabilities of a batch and, for a model with an actor span head, what decided each
-        text's actor: `known` and `decided_by`, and where the span head decided also its
-        `label`, `score`, `uncertain` and `span` (what the batch scorer writes, without evidence)."""
-        if not (self.span_task and getattr(self.backend, "reads_articles", False)):
+    def encode(self, texts: list[str]):
+        """The tokenised windows and sentences of a batch (`read(texts, encoded)`), or None for
+        a model that reads no articles: the batch scorer prepares the next chunk with it while
+        the encoder runs on this one."""
+        return self.backend.encode(list(texts)) if getattr(self.backend, "reads_articles", False) else None
+
+    def read(self, texts: list[str], encoded=None) -> tuple[dict[str, np.ndarray], list[dict] | None]:
+        """Probabilities of a batch and, for a model with an actor span head, the actor answer
+        as `predict` gives it (ActorLinker.answer, without evidence): `known`, `decided_by`
+        and, where the span head, the places or the unclaimed rule decided, its `label`,
+        `score`, `uncertain` (and `span`). What the batch scorer writes."""
+        reads = getattr(self.backend, "reads_articles", False)
+        if not reads:
             return self.predict_proba(texts), None
-        proba, _, _, names = self.backend.read(list(texts), evidence=False)
+        proba, _, _, names = self.backend.read(list(texts), evidence=False, names=bool(self.span_task), enc=encoded)
+        if not self.span_task:
+            return proba, None
         space = self.spaces[self.span_task]
-        closed = proba[self.span_task]
-        chosen = [self.linker.decide(space.labels[int(p.argmax())], float(p.max()), text, candidates)
-                  for p, text, candidates in zip(closed, texts, names)]
-        return proba, [self.linker.closed(space.labels[int(p.argmax())]) if span is None
-                       else self.linker.named(text, span, p)
-                       for p, text, span in zip(closed, texts, chosen)]
+        closed = [{"label": space.labels[int(p.argmax())], "score": round(float(p.max()), 4),
+                   "uncertain": bool(p.max() < space.threshold)} for p in proba[self.span_task]]
+        return proba, [self.linker.answer(c, text, candidates, [], False, p)
+                       for c, p, text, candidates in zip(closed, proba[self.span_task], texts, names)]
 
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         """The answers of a batch as arrays, one call per task (what `predict` formats and the
