@@ -156,19 +156,25 @@ def closed_accuracy(preds: list[dict], folded: list[str]) -> float:
     return round(float(np.mean([a == b for a, b in zip(got, folded)])), 4)
 
 
-def with_attention(model, value: float | None) -> None:
-    if value is not None and model.linker is not None:
-        model.linker.attention = value
+def with_linker(model, args) -> None:
+    """The linker rules --span-attention / --span-unclaimed set instead of the model's own."""
+    if model.linker is None:
+        return
+    if args.span_attention is not None:
+        model.linker.attention = args.span_attention
+    if args.span_unclaimed is not None:
+        model.linker.unclaimed = args.span_unclaimed == "true"
 
 
 def run(args) -> dict:
     names = Names()
     model = load(args.model)
-    with_attention(model, args.span_attention)
+    with_linker(model, args)
     root = args.data_root
     report: dict = {"command": "python benchmarks/actors.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                     "models": {"model": model.manifest.get("name"), "unseen_model": None,
-                               "span_attention": model.linker.attention if model.linker else None}}
+                               "span_attention": model.linker.attention if model.linker else None,
+                               "span_unclaimed": model.linker.unclaimed if model.linker else None}}
     held = holdout_names(root)
     report["models"]["places"] = places_for(model, root)
 
@@ -195,7 +201,7 @@ def run(args) -> dict:
     if args.unseen_model:
         log("unseen: test rows of the held-out names, scored by the model trained without them")
         unseen = load(args.unseen_model)
-        with_attention(unseen, args.span_attention)
+        with_linker(unseen, args)
         report["models"]["unseen_model"] = unseen.manifest.get("name")
         trained_without = set(unseen.config.split.holdout_actors)
         if trained_without != set(held):
@@ -257,6 +263,8 @@ def main() -> None:
     r.add_argument("--span-attention", type=float, default=None,
                    help="score with this model.transformer.span_attention instead of the models' own "
                         "(a linker rule: the same encoder outputs, no retraining)")
+    r.add_argument("--span-unclaimed", choices=["true", "false"], default=None,
+                   help="score with model.transformer.span_unclaimed set so instead of the models' own")
     args = ap.parse_args()
     if args.cmd == "holdout":
         held = holdout_names(args.data_root)

@@ -130,8 +130,9 @@ class TransformerConfig:
     # (models trained before it)
     span_attention: float = 0.0
     # an article that says nobody claimed the event ("no group has claimed", "unidentified
-    # gunmen": linking.UNCLAIMED) and attributes it to nobody anywhere answers Unidentified,
-    # whatever group its background names. False: models trained before it
+    # gunmen": linking.UNCLAIMED), attributes it to nobody anywhere and names no group in the
+    # event's own sentences answers Unidentified, whatever group its background names.
+    # False: models trained before it
     span_unclaimed: bool = False
     # share of the rows naming their (non-state) actor whose name is replaced by an invented
     # one for training (training/surrogates.py): attribution from context, not from the name

@@ -161,17 +161,29 @@ def expand_acronym(acronym: str, text: str) -> str | None:
 def spelled_out(acronym: str, text: str) -> str | None:
     """The first run of capitalised words in the text (connectors such as "of" between them
     allowed) whose initials spell the acronym: "Rapid Support Forces ... the RSF" without a
-    parenthesis."""
+    parenthesis. Not in all-caps wire copy, where every word is capitalised."""
     letters = acronym.replace("-", "")
-    run = r"[A-Z][\w'’]*(?:-[\w'’]+)*"
-    for m in re.finditer(r"%s(?:\s+(?:(?:%s)\s+)*%s)*" % (run, "|".join(CONNECTORS), run), text):
-        words = m.group(0).split()
-        for i in range(len(words)):  # a window at most twice the acronym long: all-caps copy is one long run
-            for j in range(i + 2, min(len(words), i + 2 * len(letters)) + 1):
-                kept = [w for w in words[i:j] if w not in CONNECTORS]
-                if kept and kept[0] == words[i] and words[j - 1] == kept[-1] and len(kept) > 1 \
-                        and "".join(p[0] for w in kept for p in w.split("-") if p[:1].isupper()) == letters:
-                    return " ".join(words[i:j])
+    if len(letters) < 2 or not any(c.islower() for c in text[:2000]):
+        return None
+    words = re.findall(r"[\w'’]+(?:-[\w'’]+)*", text)
+    for i, first in enumerate(words):
+        if first[0] != letters[0]:
+            continue
+        got, j, taken = "", i, []
+        while j < len(words) and len(got) < len(letters):
+            w = words[j]
+            if taken and w in CONNECTORS:
+                taken.append(w)
+            elif w[0].isupper():
+                got += "".join(p[0] for p in w.split("-") if p[:1].isupper())
+                taken.append(w)
+                if not letters.startswith(got):
+                    break
+            else:
+                break
+            j += 1
+        if got == letters and len(taken) > 1 and taken[-1] not in CONNECTORS:
+            return " ".join(taken)
     return None
 
 
@@ -387,6 +399,14 @@ class ActorLinker:
             keep.append(c)
         return keep
 
+    def named_in_event(self, text: str, candidates: list[Span]) -> bool:
+        """Whether the span head reads a name (from `cutoff`) in a sentence the reader weighs
+        at least `attention` of the main one: a note names its actor as the subject of the
+        event ("Al Shabaab militants attacked ..."), without an attribution word, while a
+        background paragraph may say "unidentified gunmen"."""
+        return self.choose(text, [c for c in candidates if c.score >= self.cutoff and c.weight >= self.attention]) \
+            is not None
+
     @staticmethod
     def unattributed(text: str) -> bool:
         """The article says nobody claimed the event, or that unknown people did it
@@ -450,7 +470,8 @@ class ActorLinker:
         """The actor answer: the span's name (`decide`), else the closed-set head's label;
         `decided_by` says which. `closed_proba`: the closed head's probabilities (prior_country)."""
         # a coders' category (Rioters: "unidentified men vandalised ...") is an answer of its own
-        if self.unclaimed and closed["label"].lower() not in CATEGORIES - {"other"} and self.unattributed(text):
+        if self.unclaimed and closed["label"].lower() not in CATEGORIES - {"other"} and self.unattributed(text) \
+                and not self.named_in_event(text, candidates):
             return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
                     "closed_set": {"label": closed["label"], "score": closed["score"]}}
         span = self.decide(closed["label"], closed["score"], text, candidates)
