@@ -5,8 +5,7 @@ k becomes the Parquet part `part-<k>.parquet`, written to a temporary name and r
 A part therefore exists whole or not at all, and `--resume` skips the chunks whose part
 exists: after a crash every input row ends up in exactly one part. Reading and writing
 run in their own threads, beside inference; memory holds a few chunks, whatever the
-archive's size; the reader thread also tokenises the next chunk while the encoder runs. Each
-chunk is sorted by length so batches carry little padding.
+archive's size. Each chunk is sorted by length so batches carry little padding.
 """
 from __future__ import annotations
 
@@ -45,20 +44,14 @@ def chunks(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Rec
         yield k, chunk
 
 
-def scorable(chunk: list[Record]) -> np.ndarray:
-    return np.array([i for i, r in enumerate(chunk) if r.error is None], dtype=np.int64)
-
-
-def predict_chunk(predictor, chunk: list[Record], encoded=None) -> tuple[np.ndarray, dict | None, dict | None,
-                                                                         list | None]:
+def predict_chunk(predictor, chunk: list[Record]) -> tuple[np.ndarray, dict | None, dict | None, list | None]:
     """Positions of the chunk's scorable records, their probabilities and the predictor's
     decisions. The whole chunk is one read: its windows are tokenised together and sorted by
-    length across the chunk, so batches carry little padding. `encoded`: the scorable texts
-    already tokenised (Predictor.encode), as the reader thread prepares them."""
-    idx = scorable(chunk)
+    length across the chunk, so batches carry little padding."""
+    idx = np.array([i for i, r in enumerate(chunk) if r.error is None], dtype=np.int64)
     if not len(idx):
         return idx, None, None, None
-    proba, named = predictor.read([chunk[i].text for i in idx], encoded)
+    proba, named = predictor.read([chunk[i].text for i in idx])
     return idx, proba, predictor.decide(proba), named
 
 
@@ -215,11 +208,7 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
     def reader() -> None:
         try:
             for k, chunk in chunks(iter_records(inputs), chunk_size):
-                # tokenised here, while the encoder runs on the chunk before (the tokenizer and
-                # the encoder's kernels both run outside the GIL)
-                idx = scorable(chunk) if k not in done else np.zeros(0, np.int64)
-                encoded = predictor.encode([chunk[i].text for i in idx]) if len(idx) else None
-                if not put(todo, (k, chunk, encoded)):
+                if not put(todo, (k, chunk)):
                     return
         except BaseException as e:  # surfaced in the main thread
             errors.append(e)
@@ -257,12 +246,12 @@ def score(inputs: list[str], model: str, out: Path, resume: bool = False, batch_
                 continue
             if item is _DONE:
                 break
-            k, chunk, encoded = item
+            k, chunk = item
             if k in done:
                 n_skipped += len(chunk)
                 bar.update(len(chunk))
                 continue
-            idx, proba, decided, named = predict_chunk(predictor, chunk, encoded)
+            idx, proba, decided, named = predict_chunk(predictor, chunk)
             if not put(written, (k, rows_of(chunk, idx, proba, decided, predictor.spaces, tag, named,
                                             predictor.span_task))):
                 break

@@ -77,13 +77,7 @@ class Predictor:
         """Token windows per forward pass (a transformer's; a TF-IDF model has none)."""
         self.backend.set_batch_size(windows)
 
-    def encode(self, texts: list[str]):
-        """The tokenised windows and sentences of a batch (`read(texts, encoded)`), or None for
-        a model that reads no articles: the batch scorer prepares the next chunk with it while
-        the encoder runs on this one."""
-        return self.backend.encode(list(texts)) if getattr(self.backend, "reads_articles", False) else None
-
-    def read(self, texts: list[str], encoded=None) -> tuple[dict[str, np.ndarray], list[dict] | None]:
+    def read(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[dict] | None]:
         """Probabilities of a batch and, for a model with an actor span head, the actor answer
         as `predict` gives it (ActorLinker.answer, without evidence): `known`, `decided_by`
         and, where the span head, the places or the unclaimed rule decided, its `label`,
@@ -91,7 +85,7 @@ class Predictor:
         reads = getattr(self.backend, "reads_articles", False)
         if not reads:
             return self.predict_proba(texts), None
-        proba, _, _, names = self.backend.read(list(texts), evidence=False, names=bool(self.span_task), enc=encoded)
+        proba, _, _, names = self.backend.read(list(texts), evidence=False, names=bool(self.span_task))
         if not self.span_task:
             return proba, None
         space = self.spaces[self.span_task]

@@ -508,12 +508,11 @@ class TransformerBackend:
         return self.read(texts, evidence=False, names=False)[0]
 
     @torch.inference_mode()
-    def read(self, texts: list[str], evidence: bool = True, names: bool = True, enc: Encoded | None = None):
+    def read(self, texts: list[str], evidence: bool = True, names: bool = True):
         """Article probabilities and, with `evidence`, for every task and label the index of
         the sentence that supports it, each text's sentence spans and, with a span head,
-        each text's candidate actor name spans (`spans.Span`, strongest first). `enc`: the
-        texts already encoded (`encode`)."""
-        enc = enc if enc is not None else self.encode(list(texts))
+        each text's candidate actor name spans (`spans.Span`, strongest first)."""
+        enc = self.encode(list(texts))
         n = len(texts)
         proba = {name: np.zeros((n, len(s.labels)), np.float32) for name, s in self.spaces.items()}
         best = {name: np.zeros((n, len(s.labels)), np.int64) for name, s in self.spaces.items()} if evidence else None
