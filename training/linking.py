@@ -31,8 +31,8 @@ GENERIC = {"forces", "force", "army", "armed", "national", "islamic", "militia",
 # what news calls a group without naming it: a span of these, GENERIC words and nationalities
 # ("Syrian militia", "ethnic rebel army", "Colombian dissident") names nobody in particular
 DESCRIPTORS = {"ethnic", "tribal", "local", "coalition", "dissident", "dissidents", "separatist", "separatists",
-               "jihadist", "jihadists", "islamist", "islamists", "insurgent", "insurgents", "gunmen", "armed",
-               "gangs", "paramilitary", "paramilitaries", "extremist", "extremists", "militant"}
+               "jihadist", "jihadists", "islamist", "islamists", "insurgent", "insurgents", "gunmen", "gangs",
+               "paramilitary", "paramilitaries", "extremist", "extremists", "militant"}
 LEADING = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 # "separatist Mehran Liberation Army", "militant group, Lashkar-e-Khurasan": lower-case words
 # in front of a capitalised name say what it is (only in ordinarily cased text; "al-" is a name's)
@@ -56,12 +56,14 @@ ATTRIBUTES = re.compile(r"\b(?:claim\w*|blam\w*|responsib\w*|behind|accus\w*|sus
                         r"perpetrat\w*|speculat\w*|believed)\b",
                         re.IGNORECASE)
 # an article saying nobody claimed the event, or that unknown people did it
-UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+)?group|one|organi[sz]ation|faction|party)\b[^.;]{0,40}?\b(?:claim\w*|responsib\w*)|"
-                       r"nobody\b[^.;]{0,20}?\bclaim\w*|(?:has|have|had|was|were)\s+(?:yet\s+)?(?:not|n['’]t)\s+"
-                       r"(?:yet\s+)?(?:been\s+)?claimed|unclaimed|(?:unidentified|unknown)\s+(?:gunmen|assailants|"
-                       r"attackers|men|armed\s+\w+|militants|perpetrators|group)|(?:gunmen|attackers|assailants)\s+"
+UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+)?group|one|organi[sz]ation|faction|party)\b[^.;]{0,40}?\b"
+                       r"(?:claim\w*|responsib\w*)|nobody\b[^.;]{0,20}?\bclaim\w*|"
+                       r"(?:has|have|had|was|were)\s+(?:yet\s+)?(?:not|n['’]t)\s+(?:yet\s+)?(?:been\s+)?claimed|"
+                       r"unclaimed|(?:unidentified|unknown)\s+(?:gunmen|assailants|attackers|men|armed\s+\w+|militants|"
+                       r"perpetrators|group)|(?:gunmen|attackers|assailants)\s+"
                        r"(?:who\s+)?(?:have\s+)?not\s+(?:yet\s+)?been\s+identified)", re.IGNORECASE)
-UNCLAIMED_CLAUSE = re.compile(r"(?:%s)[^,;]*?(?=,|;|\bbut\b|\bhowever\b|$)" % UNCLAIMED.pattern, re.IGNORECASE)
+UNCLAIMED_CLAUSE = re.compile(r"(?:%s)[^,;]*?(?=,|;|\bbut\b|\bhowever\b|$)" % UNCLAIMED.pattern,
+                              re.IGNORECASE)
 DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved)\b", re.IGNORECASE)
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
@@ -361,7 +363,8 @@ class ActorLinker:
         return {"label": label, "score": round(span.score, 4), "known": known, "span": [span.start, span.end],
                 "uncertain": span.score < self.threshold, "decided_by": "span"}
 
-    def decide(self, closed_label: str, closed_score: float, text: str, candidates: list[Span]) -> Span | None:
+    def decide(self, closed_label: str, closed_score: float, text: str, candidates: list[Span],
+               bounds: list[tuple[int, int]] | None = None) -> Span | None:
         """The span that names the actor, or None when the closed-set head decides: it keeps
         its answer when it is at least `defer` sure of a named actor the text could be about;
         otherwise the strongest candidate that reads as a name. A state force the text never
@@ -374,21 +377,21 @@ class ActorLinker:
         `Unidentified` at least `defer` sure stands too: an article that says nobody claimed
         the attack still names groups (background, denials), and the span head marks them."""
         label = closed_label.lower()
-        candidates = self.attributed(text, candidates)
+        candidates = self.attributed(text, candidates, bounds)
         if closed_score >= self.defer and (label == "unidentified" or (
                 label not in CATEGORIES and self.mentioned(closed_label, text, candidates))):
             return None
         least = self.floor if label == "other" else self.cutoff
         return self.choose(text, [c for c in candidates if c.score >= least])
 
-    def attributed(self, text: str, candidates: list[Span]) -> list[Span]:
+    def attributed(self, text: str, candidates: list[Span], bounds: list[tuple[int, int]] | None = None) -> list[Span]:
         """The candidates that stand where the article tells its event or who did it: in a
         sentence the reader weighs at least `attention` of its main sentence, or in one that
         attributes (ATTRIBUTES) without denying (DENIES). A name in a background paragraph
         ("In January, militants from AQAP fought ...") is another event's actor."""
         if not self.attention or all(c.weight >= self.attention for c in candidates):
             return candidates
-        bounds = sentence_spans(text)
+        bounds = bounds or sentence_spans(text)  # the reader's own sentence spans, when the caller has them
         keep = []
         for c in candidates:
             if c.weight < self.attention:
@@ -408,13 +411,14 @@ class ActorLinker:
             is not None
 
     @staticmethod
-    def unattributed(text: str) -> bool:
+    def unattributed(text: str, bounds: list[tuple[int, int]] | None = None) -> bool:
         """The article says nobody claimed the event, or that unknown people did it
         (UNCLAIMED), and no sentence attributes it to anyone: none says claimed, blamed,
-        suspected, ... once its "no group has claimed ..." clause is taken out, except to deny it."""
+        suspected, ... once its "no group has claimed ..." clause is taken out, except to deny it.
+        `bounds`: the text's sentence spans, when the caller has them."""
         if not UNCLAIMED.search(text):
             return False
-        for a, b in sentence_spans(text):
+        for a, b in bounds or sentence_spans(text):
             said = UNCLAIMED_CLAUSE.sub(" ", text[a:b])  # "no group claimed responsibility" up to "but"
             if ATTRIBUTES.search(said) and not DENIES.search(said):
                 return False
@@ -470,11 +474,11 @@ class ActorLinker:
         """The actor answer: the span's name (`decide`), else the closed-set head's label;
         `decided_by` says which. `closed_proba`: the closed head's probabilities (prior_country)."""
         # a coders' category (Rioters: "unidentified men vandalised ...") is an answer of its own
-        if self.unclaimed and closed["label"].lower() not in CATEGORIES - {"other"} and self.unattributed(text) \
-                and not self.named_in_event(text, candidates):
+        if self.unclaimed and closed["label"].lower() not in CATEGORIES - {"other"} \
+                and self.unattributed(text, sentence_spans) and not self.named_in_event(text, candidates):
             return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
                     "closed_set": {"label": closed["label"], "score": closed["score"]}}
-        span = self.decide(closed["label"], closed["score"], text, candidates)
+        span = self.decide(closed["label"], closed["score"], text, candidates, sentence_spans)
         if span is None:
             moved = self.placed(closed["label"], text)
             if moved is None:

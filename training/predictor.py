@@ -82,24 +82,27 @@ class Predictor:
         as `predict` gives it (ActorLinker.answer, without evidence): `known`, `decided_by`
         and, where the span head, the places or the unclaimed rule decided, its `label`,
         `score`, `uncertain` (and `span`). What the batch scorer writes."""
-        reads = getattr(self.backend, "reads_articles", False)
-        if not reads:
+        if not getattr(self.backend, "reads_articles", False):
             return self.predict_proba(texts), None
-        proba, _, _, names = self.backend.read(list(texts), evidence=False, names=bool(self.span_task))
+        proba, _, spans, names = self.backend.read(list(texts), evidence=False, names=bool(self.span_task))
         if not self.span_task:
             return proba, None
-        space = self.spaces[self.span_task]
-        closed = [{"label": space.labels[int(p.argmax())], "score": round(float(p.max()), 4),
-                   "uncertain": bool(p.max() < space.threshold)} for p in proba[self.span_task]]
-        return proba, [self.linker.answer(c, text, candidates, [], False, p)
-                       for c, p, text, candidates in zip(closed, proba[self.span_task], texts, names)]
+        space, p = self.spaces[self.span_task], proba[self.span_task]
+        d = self.decide({self.span_task: p})[self.span_task]
+        closed = [{"label": space.labels[int(best)], "score": round(float(score), 4), "uncertain": bool(unsure)}
+                  for best, score, unsure in zip(d["best"], d["score"], d["uncertain"])]
+        return proba, [self.linker.answer(closed[i], text, names[i], spans[i], False, p[i])
+                       for i, text in enumerate(texts)]
 
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         """The answers of a batch as arrays, one call per task (what `predict` formats and the
         batch scorer writes): single-label `best`, `score`, `uncertain` and, with a hierarchy,
-        `parent` and `parent_score`; multi-label `chosen` (n, L) and `uncertain`."""
+        `parent` and `parent_score`; multi-label `chosen` (n, L) and `uncertain`. Only the
+        tasks `proba` holds."""
         out = {}
         for name, space in self.spaces.items():
+            if name not in proba:
+                continue
             p = proba[name]
             if space.type == "multi":
                 out[name] = {"chosen": space.decide(p), "uncertain": space.set_confidence(p) < space.threshold}
