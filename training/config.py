@@ -168,6 +168,10 @@ class TrainConfig:
     # (transformer.use_bf16). On a CPU without them autocast emulates bf16 and a training step
     # ran 24x slower than fp32 (AVX2 EPYC, session 12), so `true` forces it and `false` forbids it
     bf16: bool | Literal["auto"] = "auto"
+    # dropout on the encoder's attention probabilities while training (null: the encoder's own,
+    # 0.1 for MiniLM). 0 lets the attention skip a random mask over every window's token pairs:
+    # a fifth of a CPU training step (benchmarks/train_speed.py)
+    attention_dropout: float | None = None
     eval_every: int = 500  # steps between validation runs
     patience: int = 3  # validation runs without improvement before stopping
     max_minutes: float | None = None  # wall-clock budget: stop and keep the best checkpoint
@@ -427,6 +431,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"train.balance_task: {tr.balance_task!r} is not a task; tasks: {', '.join(names)}")
     if not 0 <= tr.warmup_ratio < 1:
         raise ConfigError(f"train.warmup_ratio: expected a share in [0, 1), found {tr.warmup_ratio}")
+    if tr.attention_dropout is not None and not 0 <= tr.attention_dropout < 1:
+        raise ConfigError(f"train.attention_dropout: expected a probability in [0, 1) or null, found {tr.attention_dropout}")
     if tr.abstain_precision is not None and not 0 < tr.abstain_precision <= 1:
         raise ConfigError(f"train.abstain_precision: expected a precision in (0, 1], found {tr.abstain_precision}")
     if not 8 <= tc.max_length <= 8192 or not 0 <= tc.stride < tc.max_length // 2:
