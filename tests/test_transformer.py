@@ -6,8 +6,9 @@ import torch
 from secnews.training.config import TrainConfig, TransformerConfig
 from secnews.training.labels import LabelSpace
 from secnews.training.losses import multitask_loss
-from secnews.training.trainer import _gold_batch, fit, get_lr
-from secnews.training.transformer import TransformerBackend, build
+from secnews.training.trainer import (CheapDropout, _gold_batch, cheap_dropout, fit, get_lr, optimizer,
+                                      set_attention_dropout, train_step)
+from secnews.training.transformer import TransformerBackend, article_batch, build
 
 from .tiny_bert import make_tiny_bert
 
@@ -228,6 +229,61 @@ def test_training_autocast_follows_train_bf16(encoder, monkeypatch, units, setti
         TrainConfig(epochs=1, batch_size=4, bf16=setting, eval_every=10_000, log_every=10_000), log=lines.append)
     assert seen and set(seen) == {expected}  # every training forward pass
     assert any(f"bf16 autocast {'on' if expected else 'off'} (train.bf16: {setting})" in line for line in lines)
+
+
+def test_cheap_dropout_drops_its_share_keeps_the_mean_and_passes_gradients():
+    torch.manual_seed(0)
+    drop = CheapDropout(0.1)  # 26/256 of the elements dropped
+    x = torch.ones(2000, 384, requires_grad=True)
+    y = drop(x)
+    kept = (y != 0).float().mean().item()
+    assert abs(kept - 230 / 256) < 0.003 and abs(y.mean().item() - 1.0) < 0.01
+    y.sum().backward()
+    assert torch.equal(x.grad, (y != 0).float() * (256 / 230))  # the same mask scales the gradient
+    assert not torch.equal(drop(x), y)  # a fresh mask each call
+    drop.eval()
+    assert drop(x) is x
+    odd = torch.ones(3, 5, 7).bfloat16()  # sizes that are no multiple of the 8 bytes a draw gives
+    assert CheapDropout(0.5)(odd).shape == odd.shape
+
+
+def test_training_swaps_the_dropouts_but_not_the_attention_kernels_p(encoder):
+    backend = build(TransformerConfig(encoder=str(encoder), max_length=64, stride=8, precision="fp32"), SPACES, seed=0)
+    attention = [m for m in backend.model.modules() if type(m).__name__ == "BertSelfAttention"]
+    assert cheap_dropout(backend.model) > 0
+    assert not any(type(m) is torch.nn.Dropout for m in backend.model.modules()
+                   if m not in [a.dropout for a in attention])
+    assert all(type(a.dropout) is torch.nn.Dropout and a.dropout.p == 0.1 for a in attention)
+    set_attention_dropout(backend.model.encoder, None)
+    assert all(a.dropout.p == 0.1 for a in attention)
+    set_attention_dropout(backend.model.encoder, 0.0)
+    assert all(a.dropout.p == 0.0 for a in attention)
+    lines = []
+    fit(backend, [r[0] for r in ROWS], gold_of(ROWS), [], {},
+        TrainConfig(epochs=1, batch_size=4, bf16=False, attention_dropout=0.05, eval_every=10_000, log_every=10_000),
+        log=lines.append)
+    assert all(a.dropout.p == 0.05 for a in attention) and any("attention dropout 0.05" in line for line in lines)
+
+
+def test_evaluation_after_a_training_step_reads_the_new_weights(encoder):
+    """The fused optimiser does not move the weights' version counters, which the kept bf16
+    weight copies follow; train_step moves them, so validation between steps reads new weights."""
+    backend = build(TransformerConfig(encoder=str(encoder), max_length=64, stride=8, precision="bf16"), SPACES, seed=0)
+    texts, model = [r[0] for r in ROWS], backend.model
+    backend.predict_proba(texts)  # the kept copies are made here
+    opt = optimizer(model, TrainConfig(lr=3e-2), backend.device)
+    enc = backend.encode(texts)
+    idx = np.arange(len(texts))
+    model.train()
+    train_step(model, article_batch(enc, idx, backend.tokenizer.pad_token_id, backend.device),
+               _gold_batch(gold_of(ROWS), idx), SPACES, {}, opt, bf16=False)
+    model.eval()
+    kept = backend.predict_proba(texts)
+    for module in model.modules():
+        if hasattr(module, "_bf16_weight"):
+            object.__delattr__(module, "_bf16_weight")
+    fresh = backend.predict_proba(texts)
+    assert all(np.array_equal(kept[k], fresh[k]) for k in fresh)
 
 
 def test_kept_bf16_weights_answer_as_autocast_does_and_follow_the_weights(encoder):

@@ -129,6 +129,41 @@ def training_attention(device: torch.device):
     return sdpa_kernel([SDPBackend.MATH]) if device.type == "cpu" else contextlib.nullcontext()
 
 
+def optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with the encoder at train.lr and the heads (and reader, span head) at head_lr; no
+    weight decay on biases and norms. Fused: one kernel over all parameters, where the default
+    per-tensor loop took ~95 ms a step on CPU (train_step moves the version counters it skips)."""
+    groups = []
+    heads = [model.heads] + [m for m in (model.reader, model.span) if m is not None]
+    for part, lr in ((model.encoder, cfg.lr), (nn.ModuleList(heads), cfg.head_lr or cfg.lr)):
+        params = list(part.parameters())
+        groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay, "lr": lr},
+                   {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": lr}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
+
+
+def train_step(model: nn.Module, b, gold: dict, spaces: dict[str, LabelSpace], weights: dict, opt,
+               bf16: bool, math_attention: bool = True) -> float | None:
+    """One optimiser step on one article batch; the loss, or None when no task had gold.
+    `math_attention=False` leaves the attention kernel to torch (benchmarks/train_speed.py)."""
+    kernel = training_attention(b.input_ids[0].device) if math_attention else contextlib.nullcontext()
+    with torch.autocast(b.input_ids[0].device.type, dtype=torch.bfloat16, enabled=bf16), kernel:
+        out = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
+    loss = multitask_loss(out.logits, gold, spaces, weights)
+    if b.tags is not None and (sl := span_loss(out.tokens, b.tags)) is not None:
+        loss = sl if loss is None else loss + sl
+    if loss is not None:
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        # the fused AdamW writes the weights without moving their version counters, and the
+        # bf16 weight copies inference keeps (transformer.keep_bf16_weights) are remade only
+        # when that counter moves: without this, validation read the first evaluation's weights
+        torch.autograd.graph.increment_version([p for g in opt.param_groups for p in g["params"]])
+    opt.zero_grad(set_to_none=True)
+    return None if loss is None else loss.item()
+
+
 def val_score(metrics: dict) -> float:
     """Early-stopping metric: the mean over tasks of macro-F1 (the fine level for event_type)."""
     scores = [m["macro_f1"] for m in metrics.values() if m.get("n")]
@@ -161,14 +196,7 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     total = max(1, int(steps_per_epoch * cfg.epochs))
     budget = cfg.max_minutes * 60 if cfg.max_minutes else None
     bf16 = use_bf16("auto" if cfg.bf16 == "auto" else "bf16" if cfg.bf16 else "fp32", device)
-    groups = []
-    heads = [model.heads] + [m for m in (model.reader, model.span) if m is not None]
-    for part, lr in ((model.encoder, cfg.lr), (nn.ModuleList(heads), cfg.head_lr or cfg.lr)):
-        params = list(part.parameters())
-        groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay, "lr": lr},
-                   {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": lr}]
-    # fused: one kernel over all parameters; the default per-tensor loop took ~95 ms a step on CPU
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
+    opt = optimizer(model, cfg, device)
     set_attention_dropout(model.encoder, cfg.attention_dropout)
     if device.type == "cpu":
         cheap_dropout(model)
@@ -216,18 +244,10 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
             for g, lr in zip(opt.param_groups, peak):
                 g["lr"] = lr * scale
             b = article_batch(enc, idx, tok.pad_token_id, device, headlines=model.headlines)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16), training_attention(device):
-                out = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
-            loss = multitask_loss(out.logits, _gold_batch(gold, idx, device), spaces, weights)
-            if b.tags is not None and (sl := span_loss(out.tokens, b.tags)) is not None:
-                loss = sl if loss is None else loss + sl
+            loss = train_step(model, b, _gold_batch(gold, idx, device), spaces, weights, opt, bf16)
             step += 1
             if loss is not None:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                running, seen = running + loss.item(), seen + 1
-            opt.zero_grad(set_to_none=True)
+                running, seen = running + loss, seen + 1
             texts_seen += len(idx)
             if step % cfg.log_every == 0:
                 elapsed = time.perf_counter() - start
