@@ -5,7 +5,8 @@ task with -1 / mask for rows that lack it, the loss is masked per task, and the 
 stopping metric is the tasks' mean macro-F1 — each of which the Trainer would need
 overriding for. Dynamic padding, length-grouped batches, bf16 autocast on CPU, warmup +
 linear decay (to the last step or the wall-clock budget, whichever ends first), early
-stopping on validation."""
+stopping on validation. On CPU a step also takes the fused AdamW, the math attention kernel
+and cheaper dropout masks (benchmarks/train_speed.py measures them against torch's defaults)."""
 from __future__ import annotations
 
 import contextlib
