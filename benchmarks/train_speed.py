@@ -115,8 +115,6 @@ def main() -> None:
     report = {
         "command": "python benchmarks/train_speed.py " + " ".join(sys.argv[1:]),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "bf16_autocast": bf16,
-        "cpu_flags": sorted(f for f in ("avx512_bf16", "amx_bf16") if f in Path("/proc/cpuinfo").read_text())
-        if Path("/proc/cpuinfo").exists() else [],
         "steps_timed_per_side": args.steps * args.rounds,
         "steps_per_minute": {k: round(v, 1) for k, v in rate.items()},
         "tokens_per_second": {k: round(tokens[k] / seconds[k]) for k in seconds},

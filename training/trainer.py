@@ -99,13 +99,18 @@ class CheapDropout(nn.Module):
         return x * keep * (256 / (256 - self.cut))
 
 
+def _self_attention(module: nn.Module) -> bool:
+    """A BERT-style self-attention module: it reads its dropout's p and hands it to the kernel."""
+    return type(module).__name__.endswith("SelfAttention")
+
+
 def cheap_dropout(model: nn.Module) -> int:
     """Swap the model's nn.Dropout modules for CheapDropout (CPU training); returns how many.
     Self-attention modules keep theirs: they only read its p and hand it to the attention
     kernel. The swapped modules hold no weights, so saved model directories do not change."""
     swapped = 0
     for parent in list(model.modules()):
-        if type(parent).__name__.endswith("SelfAttention"):
+        if _self_attention(parent):
             continue
         for name, child in list(parent.named_children()):
             if type(child) is nn.Dropout:
@@ -120,7 +125,7 @@ def set_attention_dropout(encoder: nn.Module, p: float | None) -> None:
     if p is None:
         return
     for module in encoder.modules():
-        if type(module).__name__.endswith("SelfAttention") and isinstance(getattr(module, "dropout", None), nn.Module):
+        if _self_attention(module) and isinstance(getattr(module, "dropout", None), nn.Module):
             module.dropout.p = p
 
 
@@ -147,8 +152,9 @@ def train_step(model: nn.Module, b, gold: dict, spaces: dict[str, LabelSpace], w
                bf16: bool, math_attention: bool = True) -> float | None:
     """One optimiser step on one article batch; the loss, or None when no task had gold.
     `math_attention=False` leaves the attention kernel to torch (benchmarks/train_speed.py)."""
-    kernel = training_attention(b.input_ids[0].device) if math_attention else contextlib.nullcontext()
-    with torch.autocast(b.input_ids[0].device.type, dtype=torch.bfloat16, enabled=bf16), kernel:
+    device = b.input_ids[0].device
+    kernel = training_attention(device) if math_attention else contextlib.nullcontext()
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16), kernel:
         out = model.read(b.input_ids, b.mask, b.sent_ids, b.sent_article, b.sent_pos, b.n_articles)
     loss = multitask_loss(out.logits, gold, spaces, weights)
     if b.tags is not None and (sl := span_loss(out.tokens, b.tags)) is not None:

@@ -82,7 +82,8 @@ def keep_bf16_weights(model: nn.Module) -> None:
     encoder weights again (1 thread, ACLED notes: 178.7 -> 205.5 articles/s in calls of 8, 208.9 ->
     225.0 in calls of 16, 240.4 -> 238.6 in calls of 64; session 11). The answers are the same:
     the weights autocast multiplies by are exactly these. The copy is remade when the weight
-    changes (its version counter moves: an optimiser step, a load), so training is untouched."""
+    changes (its version counter moves: an optimiser step, a load; trainer.train_step moves it
+    after the fused AdamW, which does not), so training is untouched."""
     for module in model.modules():
         if isinstance(module, nn.Linear) and "forward" not in vars(module):
             module.forward = functools.partial(_linear_with_kept_bf16, module)
