@@ -197,6 +197,26 @@ def _score(args) -> None:
     print(Path(args.out) / "manifest.json")
 
 
+def _runtime_options(parser: argparse.ArgumentParser) -> None:
+    """Prediction settings for this run, over the model's own (its config.yaml is never edited)."""
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                        help="inference precision (default: the model's, usually auto = bf16 where the CPU has "
+                             "bf16 units); sets SECNEWS_PRECISION")
+    parser.add_argument("--pack-windows", choices=["true", "false"],
+                        help="short windows share encoder rows (default: the model's); sets SECNEWS_PACK_WINDOWS")
+
+
+def _apply_runtime_options(args) -> None:
+    """Through the environment, so that every process that loads the model (the service's
+    workers and lanes, Spark's Python workers) reads the same settings."""
+    from secnews.training.modeldir import RUNTIME_ENV
+
+    for env, key in RUNTIME_ENV.items():
+        value = getattr(args, key, None)
+        if value is not None:
+            os.environ[env] = value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="secnews", description="Label security news with event type, target and actor.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -224,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("predict", help="label one article; prints JSON")
     r.add_argument("model", help="model directory")
     r.add_argument("text", help="the article text, or '-' to read it from stdin")
+    _runtime_options(r)
     r.set_defaults(func=_predict)
 
     m = sub.add_parser("models", help="the BentoML model store (BENTOML_HOME, default ~/bentoml)")
@@ -282,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--chunk-size", type=int, default=2048, help="articles per Parquet part")
     c.add_argument("--engine", choices=["local", "spark"], default="local")
     c.add_argument("--master", default="local[*]", help="Spark master URL (--engine spark), e.g. spark://host:7077")
+    _runtime_options(c)
     c.set_defaults(func=_score)
 
     rp = sub.add_parser("report", help="one self-contained HTML report of a scored archive")
@@ -299,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("model", nargs="?", help="store tag (default secnews:latest) or a model directory")
     v.add_argument("--port", type=int, default=3000)
     v.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback only)")
+    _runtime_options(v)
     v.set_defaults(func=_serve)
     return p
 
@@ -307,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     args = build_parser().parse_args(argv)
+    _apply_runtime_options(args)
     try:
         args.func(args)
     except SecnewsError as e:  # what the user can fix; anything else is a bug and keeps its traceback

@@ -27,6 +27,13 @@ def test_train_evaluate_predict(tmp_path):
     assert r.returncode == 0, r.stderr
     answer = json.loads(r.stdout)
     assert {"event_type", "target", "actor", "model"} <= set(answer)
+    # prediction settings for one run (a TF-IDF model has no encoder to apply them to: same answer)
+    r = secnews("predict", out, "--precision", "fp32", "--pack-windows", "true", "-",
+                stdin="Protesters marched peacefully to parliament demanding reforms.")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["event_type"] == answer["event_type"]
+    r = secnews("predict", out, "--precision", "fp16", "text")
+    assert r.returncode == 2 and "invalid choice: 'fp16'" in r.stderr
 
 
 def test_errors_are_one_clear_line(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from secnews.training.config import TrainConfig, TransformerConfig
+from secnews.training.errors import SecnewsError
 from secnews.training.labels import LabelSpace
 from secnews.training.losses import multitask_loss
 from secnews.training.trainer import (CheapDropout, _gold_batch, cheap_dropout, fit, get_lr, optimizer,
@@ -157,7 +158,7 @@ def test_default_encoder_config_and_bad_encoder(tmp_path):
         build(TransformerConfig(encoder=str(tmp_path / "missing")), SPACES, seed=0)
 
 
-def test_train_pipeline_writes_a_loadable_transformer_directory(tmp_path):
+def test_train_pipeline_writes_a_loadable_transformer_directory(tmp_path, monkeypatch):
     import json
 
     from secnews.training import load
@@ -184,6 +185,22 @@ def test_train_pipeline_writes_a_loadable_transformer_directory(tmp_path):
     assert set(answer) == {"event_type", "target", "actor", "relevance"} and answer["event_type"]["evidence"]
     for space in predictor.spaces.values():  # thresholds were chosen on validation
         assert 0.0 <= space.threshold <= 1.0
+    # prediction settings from the environment, over the saved config, which stays hash-verified
+    assert predictor.backend.pack_width == 48  # configs/default.yaml packs short windows
+    monkeypatch.setenv("SECNEWS_PRECISION", "fp32")
+    monkeypatch.setenv("SECNEWS_PACK_WINDOWS", "false")
+    runtime = load(out)
+    assert runtime.backend.bf16 is False and runtime.backend.pack_width is None
+    assert runtime.answers(["Rockets struck a base near the capital."])[0]["event_type"]["label"] == \
+        answer["event_type"]["label"]
+    read_manifest(out)  # config.yaml untouched
+    monkeypatch.setenv("SECNEWS_PRECISION", "fp16")
+    with pytest.raises(SecnewsError, match=r"SECNEWS_PRECISION='fp16'.*'auto' \| 'fp32' \| 'bf16'"):
+        load(out)
+    monkeypatch.setenv("SECNEWS_PRECISION", "")
+    monkeypatch.setenv("SECNEWS_PACK_WINDOWS", "maybe")
+    with pytest.raises(SecnewsError, match=r"SECNEWS_PACK_WINDOWS='maybe'.*expected bool"):
+        load(out)
 
 
 def test_precision_auto_falls_back_to_fp32_without_bf16_units(overfit, monkeypatch):

@@ -26,6 +26,11 @@ FORMAT_VERSION = 1
 # so a TF-IDF model never imports torch
 KINDS = {"tfidf": ("baseline", "TfidfModel"), "transformer": ("transformer", "TransformerBackend")}
 MANIFEST = "manifest.json"
+# prediction settings a saved model takes from the environment at load, without retraining
+# (config.yaml is hash-verified, so it is never edited): read wherever a model loads, so
+# `secnews predict/score/serve --precision/--pack-windows`, the service's lanes and the
+# scorer's Spark workers all see them
+RUNTIME_ENV = {"SECNEWS_PRECISION": "precision", "SECNEWS_PACK_WINDOWS": "pack_windows"}
 
 
 class ModelDirError(SecnewsError):
@@ -143,7 +148,12 @@ def describe(path: str | Path, verify: bool = True):
 
     path = Path(path)
     manifest = read_manifest(path, verify)
-    cfg = config_from_dict(yaml.safe_load((path / "config.yaml").read_text()), base=path)
+    raw = yaml.safe_load((path / "config.yaml").read_text())
+    settings = {env: f"model.transformer.{key}={os.environ[env].strip()}"
+                for env, key in RUNTIME_ENV.items() if os.environ.get(env, "").strip()}
+    for env, setting in settings.items():  # one at a time first, so that an error names its variable
+        config_from_dict(raw, base=path, overrides=[setting], source=f"{env}={os.environ[env].strip()!r}")
+    cfg = config_from_dict(raw, base=path, overrides=list(settings.values()))
     return manifest, cfg, {d["name"]: LabelSpace.from_dict(d) for d in manifest["tasks"]}
 
 
