@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.common import median_rate  # noqa: E402
+from benchmarks.common import median_rate, write_result  # noqa: E402
+from secnews.training.modeldir import RUNTIME_ENV  # noqa: E402
 
 
 def load_texts(n: int, data_root: Path | None) -> list[str]:
@@ -186,8 +187,9 @@ def main() -> None:
     p.add_argument("--texts", type=int, default=512)
     p.add_argument("--batch", type=int, default=64, help="in-process predict batch size")
     p.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "datasets")
-    p.add_argument("--out", type=Path, help="write the results as JSON here")
+    p.add_argument("--out", type=Path, help="a folder to write serve.json in (as the other benchmarks), or a .json file")
     args = p.parse_args()
+    out = None if args.out is None else args.out if args.out.suffix == ".json" else args.out / "serve.json"
 
     texts = load_texts(args.texts, args.data_root)
     baseline = in_process(args.model, texts, args.batch)
@@ -212,10 +214,11 @@ def main() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    if args.out:
-        args.out.write_text(json.dumps({"in_process_articles_per_s": round(baseline, 1),
-                                        "in_process_workers_articles_per_s": round(arranged, 1), "levels": results,
-                                        "model": str(args.model), "command": " ".join(sys.argv)}, indent=2))
+    if out:  # the prediction settings of this run too (SECNEWS_PRECISION, SECNEWS_PACK_WINDOWS)
+        settings = {env: os.environ[env] for env in RUNTIME_ENV if os.environ.get(env)}
+        print(write_result(out.parent, out.name, {
+            "in_process_articles_per_s": round(baseline, 1), "in_process_workers_articles_per_s": round(arranged, 1),
+            "levels": results, "model": str(args.model), "settings": settings, "command": " ".join(sys.argv)}))
 
 
 if __name__ == "__main__":
