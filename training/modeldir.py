@@ -149,11 +149,11 @@ def describe(path: str | Path, verify: bool = True):
     path = Path(path)
     manifest = read_manifest(path, verify)
     raw = yaml.safe_load((path / "config.yaml").read_text())
-    settings = {env: f"model.transformer.{key}={os.environ[env].strip()}"
-                for env, key in RUNTIME_ENV.items() if os.environ.get(env, "").strip()}
-    for env, setting in settings.items():  # one at a time first, so that an error names its variable
-        config_from_dict(raw, base=path, overrides=[setting], source=f"{env}={os.environ[env].strip()!r}")
-    cfg = config_from_dict(raw, base=path, overrides=list(settings.values()))
+    settings = {env: os.environ.get(env, "").strip() for env in RUNTIME_ENV}
+    settings = {env: value for env, value in settings.items() if value}
+    # one build; an error's source names the variables set, its message the key that failed
+    cfg = config_from_dict(raw, base=path, overrides=[f"model.transformer.{RUNTIME_ENV[e]}={v}" for e, v in settings.items()],
+                           source=", ".join(f"{e}={v!r}" for e, v in settings.items()) or str(path / "config.yaml"))
     return manifest, cfg, {d["name"]: LabelSpace.from_dict(d) for d in manifest["tasks"]}
 
 
