@@ -67,6 +67,8 @@ def test_exponent_without_a_dot_is_a_float():
 def test_warmup_ratio_must_leave_room_to_decay():
     with pytest.raises(ConfigError, match=r"train.warmup_ratio: expected a share in \[0, 1\), found 1.0"):
         load_config(CONFIGS / "default.yaml", overrides=["train.warmup_ratio=1.0"])
+    with pytest.raises(ConfigError, match=r"train.freeze_layers: expected a number of encoder layers >= 0, found -1"):
+        load_config(CONFIGS / "default.yaml", overrides=["train.freeze_layers=-1"])
 
 
 def test_override_errors():

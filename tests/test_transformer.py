@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from secnews.training.config import TrainConfig, TransformerConfig
+from secnews.training.config import ConfigError, TrainConfig, TransformerConfig
 from secnews.training.errors import SecnewsError
 from secnews.training.labels import LabelSpace
 from secnews.training.losses import multitask_loss
@@ -280,6 +280,25 @@ def test_training_swaps_the_dropouts_but_not_the_attention_kernels_p(encoder):
         TrainConfig(epochs=1, batch_size=4, bf16=False, attention_dropout=0.05, eval_every=10_000, log_every=10_000),
         log=lines.append)
     assert all(a.dropout.p == 0.05 for a in attention) and any("attention dropout 0.05" in line for line in lines)
+
+
+def test_frozen_embeddings_and_layers_keep_their_weights_and_the_rest_trains(encoder):
+    backend = build(TransformerConfig(encoder=str(encoder), max_length=64, stride=8, precision="fp32"), SPACES, seed=0)
+    model = backend.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    lines = []
+    fit(backend, [r[0] for r in ROWS], gold_of(ROWS), [], {},
+        TrainConfig(epochs=2, batch_size=4, lr=1e-3, bf16=False, freeze_embeddings=True, freeze_layers=1,
+                    eval_every=10_000, log_every=10_000), log=lines.append)
+    after = model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    frozen = {k for k in before if k.startswith(("encoder.embeddings.", "encoder.encoder.layer.0."))}
+    assert frozen and not moved & frozen
+    assert any(k.startswith("encoder.encoder.layer.1.") for k in moved) and any(k.startswith("heads.") for k in moved)
+    assert any("frozen: embeddings, 1 layers" in line for line in lines)
+    with pytest.raises(ConfigError, match=r"train.freeze_layers: the encoder has 2 layers, found 3"):
+        fit(backend, [r[0] for r in ROWS], gold_of(ROWS), [], {},
+            TrainConfig(epochs=1, batch_size=4, bf16=False, freeze_layers=3), log=lines.append)
 
 
 def test_evaluation_after_a_training_step_reads_the_new_weights(encoder):

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .evaluate import compute_metrics
 from .labels import LabelSpace
 from .losses import multitask_loss, span_loss
@@ -129,6 +129,40 @@ def set_attention_dropout(encoder: nn.Module, p: float | None) -> None:
             module.dropout.p = p
 
 
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The encoder's stack of transformer layers (BERT-style `encoder.layer`, DistilBERT-style
+    `transformer.layer`)."""
+    for path in ("encoder.layer", "transformer.layer", "layers"):
+        module = encoder
+        for name in path.split("."):
+            module = getattr(module, name, None)
+        if isinstance(module, nn.ModuleList):
+            return module
+    raise ConfigError(f"train.freeze_layers: the encoder {type(encoder).__name__} has no layer list "
+                      "(encoder.layer, transformer.layer or layers) to freeze")
+
+
+def freeze(encoder: nn.Module, cfg: TrainConfig) -> int:
+    """train.freeze_embeddings / freeze_layers: those parameters keep their pretrained values
+    (no gradient is computed for them, the optimiser never sees them); returns how many
+    parameters are frozen."""
+    parts = []
+    if cfg.freeze_embeddings:
+        # the word, position and token-type embeddings where the encoder groups them (BERT), else the words
+        parts.append(getattr(encoder, "embeddings", None) or encoder.get_input_embeddings())
+    if cfg.freeze_layers:
+        layers = encoder_layers(encoder)
+        if cfg.freeze_layers > len(layers):
+            raise ConfigError(f"train.freeze_layers: the encoder has {len(layers)} layers, found {cfg.freeze_layers}")
+        parts += list(layers[:cfg.freeze_layers])
+    frozen = 0
+    for part in parts:
+        for p in part.parameters():
+            p.requires_grad_(False)
+            frozen += p.numel()
+    return frozen
+
+
 def training_attention(device: torch.device):
     """On CPU, train through the math attention kernel: the fused flash kernel's backward took
     28 ms a layer against the math path's ~5 (bf16, 2 cores), and it is the same arithmetic."""
@@ -142,7 +176,7 @@ def optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch
     groups = []
     heads = [model.heads] + [m for m in (model.reader, model.span) if m is not None]
     for part, lr in ((model.encoder, cfg.lr), (nn.ModuleList(heads), cfg.head_lr or cfg.lr)):
-        params = list(part.parameters())
+        params = [p for p in part.parameters() if p.requires_grad]  # train.freeze_*: frozen ones take no step
         groups += [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay, "lr": lr},
                    {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": lr}]
     return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
@@ -203,6 +237,7 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
     total = max(1, int(steps_per_epoch * cfg.epochs))
     budget = cfg.max_minutes * 60 if cfg.max_minutes else None
     bf16 = use_bf16("auto" if cfg.bf16 == "auto" else "bf16" if cfg.bf16 else "fp32", device)
+    frozen = freeze(model.encoder, cfg)
     opt = optimizer(model, cfg, device)
     set_attention_dropout(model.encoder, cfg.attention_dropout)
     if device.type == "cpu":
@@ -213,7 +248,9 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
         f"{int(lengths.sum()):,} tokens), reader {backend.cfg.pooling}, "
         f"on {device.type}, bf16 autocast {'on' if bf16 else 'off'} (train.bf16: {cfg.bf16}), "
         f"attention dropout {cfg.attention_dropout if cfg.attention_dropout is not None else 'as the encoder'}, "
-        f"class weighting {cfg.class_weighting}")
+        + (f"frozen: {'embeddings, ' if cfg.freeze_embeddings else ''}{cfg.freeze_layers} layers ({frozen:,} parameters), "
+           if frozen else "")
+        + f"class weighting {cfg.class_weighting}")
     for name, w in weights.items():
         if w is not None and spaces[name].type == "multi":
             log(f"  {name} pos_weight: " + ", ".join(f"{l} {v:.1f}" for l, v in zip(spaces[name].labels, w.tolist())))
