@@ -28,4 +28,25 @@ def test_the_news_set_covers_every_sub_type_and_no_event_articles():
 
 def test_no_config_trains_on_the_news_set():
     for path in CONFIGS.rglob("*.yaml"):
-        assert "news_eval" not in path.read_text(), path
+        assert "news_eval" not in path.read_text() and "news_dev" not in path.read_text(), path
+
+
+DEV = ROOT / "datasets" / "news_dev" / "news_dev.jsonl"
+DEV_SHA256 = "4ec623dde823026cd5a50a87bd1a5e04bac2dd5ab2f4158d410f96e812893136"
+
+
+def test_the_development_set_is_unchanged_and_apart_from_the_test_set():
+    import yaml
+
+    assert hashlib.sha256(DEV.read_bytes()).hexdigest() == DEV_SHA256
+    assert DEV_SHA256 in (DEV.parent / "README.md").read_text()
+    rows = [json.loads(l) for l in DEV.read_text(encoding="utf-8").splitlines()]
+    subtypes = {c for cs in yaml.safe_load((CONFIGS / "taxonomy" / "event_types.yaml").read_text()).values() for c in cs}
+    events = [r for r in rows if r["relevance"] == "event"]
+    assert {r["event_type"] for r in events} == subtypes
+    for r in events:
+        assert r["actor_kind"] in {"known", "unknown", "unidentified", "crowd"}
+        assert (r["actor_span"] is None) == (r["actor_kind"] in {"unidentified", "crowd"})
+        assert r["actor_span"] is None or r["actor_span"] in r["text"]
+    test_texts = {json.loads(l)["text"] for l in NEWS.read_text(encoding="utf-8").splitlines()}
+    assert not test_texts & {r["text"] for r in rows}
