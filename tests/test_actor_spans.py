@@ -144,6 +144,14 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(text, cands("force", "Ukrainian")).text(text) == "Ukrainian forces"
     assert linker.choose(text, cands("Brigades", "Iran")).text(text) == "Brigades of Dawn"  # the whole name
     assert linker.choose(text, cands("Iran")) is None  # a bare country is not the actor
+    # a country's possessive takes the role word after it, or names nobody; "X-backed" describes
+    t3 = "Burkina Faso's army bombed the camp. Niger's interior ministry said Moldova's Russian-backed region was calm."
+    span = lambda w, at=0: Span(t3.index(w, at), t3.index(w, at) + len(w), 0.9)
+    assert linker.choose(t3, [span("Burkina Faso's")]).text(t3) == "Burkina Faso's army"
+    assert linker.name("Burkina Faso's army", t3) == ("Military Forces of Burkina Faso", False)
+    assert linker.choose(t3, [span("Niger's")]) is None
+    assert linker.choose(t3, [span("Moldova's Russian-backed")]) is None
+    assert linker.name("Tajik forces", "") == ("Military Forces of Tajikistan", False)
     # a span inside a longer written name grows to it; a known name inside a span is linked
     linker = ActorLinker({"aliases": {"Al Shabaab": ["Al-Shabaab"]}}, ["Al Shabaab", "Other"], {}, states=states)
     t2 = "Officials said suspected Boko Haram fighters fled. The Islamist militant group al-Shabaab denied it."
@@ -299,6 +307,8 @@ def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
     assert on.answer(closed, blamed, [], [], evidence=False)["label"] == "Taliban"
     assert not on.unattributed("A bomb killed nine people in Kunduz. The Taliban claimed it.")
     assert on.unattributed("Unidentified gunmen shot dead two police officers in Quetta.")
+    # a background paragraph's claim of another attack does not attribute this one
+    assert on.unattributed("No group has claimed the bombing. In March, the Taliban claimed a raid nearby.")
     off = ActorLinker({}, ["Taliban", "Unidentified", "Other"], {})  # models trained before the rule
     assert off.answer(closed, unclaimed, [], [], evidence=False)["label"] == "Taliban"
 
@@ -385,6 +395,12 @@ def test_a_name_in_a_background_sentence_does_not_answer():
     blamed = "Gunmen killed eleven worshippers on Friday. Officials blamed AQAP for the attack."
     late = Span(blamed.index("AQAP"), blamed.index("AQAP") + 4, 0.9, weight=0.1)
     assert linker.decide("Unidentified", 0.6, blamed, [late]).text(blamed) == "AQAP"
+    # ... but not one that attributes another time's event, a habit, or says there is no evidence
+    for other in ("In January, AQAP claimed a raid on the same town.", "Officials have often blamed AQAP for violence.",
+                  "Police said there was no evidence linking AQAP to the attack."):
+        t = "Gunmen killed eleven worshippers on Friday. " + other
+        bg = Span(t.index("AQAP"), t.index("AQAP") + 4, 0.9, weight=0.1)
+        assert linker.decide("Unidentified", 0.6, t, [bg]) is None, other
 
 
 def test_linker_reads_state_forces_against_the_text():

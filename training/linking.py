@@ -42,6 +42,8 @@ UNCLOSED = re.compile(r"\s*\([^()]*$")  # "Kalay Valley Revolutionary Force (KVR
 MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|militia|militias|militiamen|fighters|militants|soldiers|"
                      r"troops|members|gunmen|units?)$", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
+# "Russian-backed", "al Qaeda-linked": a word that says whom a group leans on, not its name
+BACKED = re.compile(r"-(?:backed|linked|allied|aligned|affiliated|supported|sponsored|based|led)$")
 
 CONNECTORS = {"of", "al", "el", "de", "del", "la", "le", "des", "du", "wal", "and", "e", "i", "y", "for", "the"}
 CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
@@ -64,7 +66,17 @@ UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+)?group|one|organi[sz]ation|facti
                        r"(?:who\s+)?(?:have\s+)?not\s+(?:yet\s+)?been\s+identified)", re.IGNORECASE)
 UNCLAIMED_CLAUSE = re.compile(r"(?:%s)[^,;]*?(?=,|;|\bbut\b|\bhowever\b|$)" % UNCLAIMED.pattern,
                               re.IGNORECASE)
-DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved)\b", re.IGNORECASE)
+# a sentence that denies an attribution, or says there is nothing to base one on ("no evidence
+# linking that group to Saturday's attack", "cautioned against blaming")
+DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved|ruled\s+out|cautioned\s+against|"
+                    r"no\s+(?:\w+\s+)?(?:evidence|information|indication|proof))\b", re.IGNORECASE)
+# an attribution about other events: another time ("In January, ...", "last year") or habit
+# ("have often blamed X for violence in the region"); news tells its own event's attribution
+# without these, and background paragraphs with them
+ELSEWHEN = re.compile(r"\b(?:in\s+(?:(?:early|late|mid)[\s-]+)?(?:january|february|march|april|may|june|july|"
+                      r"august|september|october|november|december|\d{4})|in\s+the\s+past|in\s+previous|"
+                      r"(?:has|have)\s+(?:long|often|frequently|routinely|repeatedly)|(?:often|frequently)\s+blam\w*)\b",
+                      re.IGNORECASE)
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
 
@@ -335,19 +347,21 @@ class ActorLinker:
             words = [w.lower() for w in WORD.findall(span.text(text))]
             if not words or all(w in GENERIC for w in words):
                 continue
-            if all(w in GENERIC or w in DESCRIPTORS or w in self.states.by_word for w in words) and not (
+            if all(w in GENERIC or w in DESCRIPTORS or POSSESSIVE.sub("", w) in self.states.by_word
+                   or BACKED.search(w) for w in words) and not (
                     self.states.compose(span.text(text)) or self.states.role_of(span.text(text))):
                 continue  # "Syrian militia", "ethnic rebel army": a kind of group, not a name
             if mixed and not re.search(r"[A-Z0-9]", span.text(text)) and not self.states.role_of(span.text(text)):
                 continue  # a lower-case span names nobody, except a state force's bare role word ("police")
-            if self.states.by_word.get(" ".join(words)) and not self.states.compose(span.text(text)):
-                continue
+            if self.states.by_word.get(POSSESSIVE.sub("", " ".join(words))) and not self.states.compose(span.text(text)):
+                continue  # a bare country or nationality, "Niger's" of "Niger's interior ministry" too
             return span
         return None
 
     def with_role(self, text: str, span: Span) -> Span:
-        """"Ukrainian" followed by "forces" in the text: the span takes the role word."""
-        if span.text(text).strip().lower() not in self.states.by_word:
+        """"Ukrainian" (or "Sudan's") followed by "forces" ("army") in the text: the span takes
+        the role word."""
+        if POSSESSIVE.sub("", span.text(text).strip()).lower() not in self.states.by_word:
             return span
         rest = text[span.end:span.end + 40].lower()
         for words in self.states.roles.values():
@@ -397,7 +411,7 @@ class ActorLinker:
             if c.weight < self.attention:
                 a, b = next(((a, b) for a, b in bounds if a <= c.start < b), (c.start, c.end))
                 said = text[a:b]
-                if not ATTRIBUTES.search(said) or DENIES.search(said):
+                if not ATTRIBUTES.search(said) or DENIES.search(said) or ELSEWHEN.search(said):
                     continue
             keep.append(c)
         return keep
@@ -420,7 +434,7 @@ class ActorLinker:
             return False
         for a, b in bounds or sentence_spans(text):
             said = UNCLAIMED_CLAUSE.sub(" ", text[a:b])  # "no group claimed responsibility" up to "but"
-            if ATTRIBUTES.search(said) and not DENIES.search(said):
+            if ATTRIBUTES.search(said) and not DENIES.search(said) and not ELSEWHEN.search(said):
                 return False
         return True
 
