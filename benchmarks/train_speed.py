@@ -1,8 +1,10 @@
 """Training steps per minute of the default recipe, before and after the CPU training changes
-of session 18, in one process on the same batches: the per-tensor AdamW, torch's own attention
-kernel, nn.Dropout and the encoder's attention dropout (before) against the fused AdamW, the
-math attention kernel, CheapDropout and train.attention_dropout (after, what `secnews train`
-does). Two fresh models from one seed; rounds alternate so that neither side gets the quieter
+of sessions 18 and 20, in one process on the same batches: the per-tensor AdamW, torch's own
+attention kernel, nn.Dropout, the encoder's attention dropout and every encoder weight trained
+(before) against the fused AdamW, the math attention kernel, CheapDropout,
+train.attention_dropout and train.freeze_embeddings / freeze_layers (after, what `secnews
+train` does; `--set train.freeze_layers=0 --set train.freeze_embeddings=false` leaves the
+freezing out). Two fresh models from one seed; rounds alternate so that neither side gets the quieter
 minutes. Run it alone on the cores.
 
     python benchmarks/train_speed.py --data-root ../shared/datasets [--steps 40 --rounds 3]
@@ -26,8 +28,8 @@ from benchmarks.common import write_result  # noqa: E402
 from secnews.training.compose import with_articles  # noqa: E402
 from secnews.training.config import load_config  # noqa: E402
 from secnews.training.train import actor_mentions, balance, encode, prepare, repeated  # noqa: E402
-from secnews.training.trainer import (_gold_batch, cheap_dropout, class_weights, length_grouped_batches,  # noqa: E402
-                                      optimizer, set_attention_dropout, train_step)
+from secnews.training.trainer import (_gold_batch, cheap_dropout, class_weights, freeze,  # noqa: E402
+                                      length_grouped_batches, optimizer, set_attention_dropout, train_step)
 from secnews.training.transformer import article_batch, build, use_bf16  # noqa: E402
 
 
@@ -48,6 +50,8 @@ def side(cfg, spaces, rows, after: bool):
     """A fresh model and optimiser set up as the trainer did before (after=False) or does now."""
     backend = build(cfg.model.transformer, spaces, cfg.train.seed)
     model = backend.model
+    if after:
+        freeze(model.encoder, cfg.train)
     opt = optimizer(model, cfg.train, backend.device)
     if not after:  # the same groups, the default per-tensor AdamW
         opt = torch.optim.AdamW([{k: g[k] for k in ("params", "lr", "weight_decay")} for g in opt.param_groups])
@@ -121,6 +125,8 @@ def main() -> None:
         "after_over_before": round(rate["after"] / rate["before"], 3),
         "per_round": per_round,
         "attention_dropout": {"before": "the encoder's", "after": cfg.train.attention_dropout},
+        "frozen": {"before": "nothing", "after": {"embeddings": cfg.train.freeze_embeddings,
+                                                  "layers": cfg.train.freeze_layers}},
     }
     print(f"steps/min before {rate['before']:.1f}, after {rate['after']:.1f}: "
           f"{report['after_over_before']}x", flush=True)
