@@ -152,6 +152,12 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(t3, [span("Niger's")]) is None
     assert linker.choose(t3, [span("Moldova's Russian-backed")]) is None
     assert linker.name("Tajik forces", "") == ("Military Forces of Tajikistan", False)
+    # a span whose only capitals are a country is no name; nor the dateline's town
+    t4 = "AL-SABIL, Syria, May 3 (secnews) - Libyan coastal militias and Libyan forces met. The Kivu Front fled."
+    at = lambda w: Span(t4.index(w), t4.index(w) + len(w), 0.9)
+    assert linker.choose(t4, [at("Libyan coastal"), at("Kivu Front")]).text(t4) == "Kivu Front"
+    assert linker.choose(t4, [at("Libyan forces")]).text(t4) == "Libyan forces"
+    assert linker.choose(t4, [at("AL-SABIL"), at("Kivu Front")]).text(t4) == "Kivu Front"
     # a span inside a longer written name grows to it; a known name inside a span is linked
     linker = ActorLinker({"aliases": {"Al Shabaab": ["Al-Shabaab"]}}, ["Al Shabaab", "Other"], {}, states=states)
     t2 = "Officials said suspected Boko Haram fighters fled. The Islamist militant group al-Shabaab denied it."

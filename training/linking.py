@@ -42,6 +42,8 @@ UNCLOSED = re.compile(r"\s*\([^()]*$")  # "Kalay Valley Revolutionary Force (KVR
 MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|militia|militias|militiamen|fighters|militants|soldiers|"
                      r"troops|members|gunmen|units?)$", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
+# the dateline that opens wire copy: a town in capitals, a comma ("KISMAYO, Somalia, Aug 17 ...")
+DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
 # "Russian-backed", "al Qaeda-linked": a word that says whom a group leans on, not its name
 BACKED = re.compile(r"-(?:backed|linked|allied|aligned|affiliated|supported|sponsored|based|led)$")
 
@@ -354,10 +356,23 @@ class ActorLinker:
                 continue  # "Syrian militia", "ethnic rebel army": a kind of group, not a name
             if mixed and not re.search(r"[A-Z0-9]", span.text(text)) and not self.states.role_of(span.text(text)):
                 continue  # a lower-case span names nobody, except a state force's bare role word ("police")
+            if mixed and self.placed_only(span.text(text)):
+                continue  # "Libyan coastal", "Moldova's Russian-backed": only a country is written with a capital
+            if mixed and DATELINE.match(text, span.start) and (span.start == 0 or text[span.start - 1] == "\n"):
+                continue  # "AL-SABIL, Syria, May 3 (secnews) -": the dateline's town
             if self.states.by_word.get(POSSESSIVE.sub("", " ".join(words))) and not self.states.compose(span.text(text)):
                 continue  # a bare country or nationality, "Niger's" of "Niger's interior ministry" too
             return span
         return None
+
+    def placed_only(self, span_text: str) -> bool:
+        """Whether every capitalised word of a span is a country or a nationality (a possessive,
+        "Russian-backed" too) and the span is no state force ("Libyan coastal" is not a name;
+        "Libyan forces" is one)."""
+        if self.states.compose(span_text) or self.states.role_of(span_text):
+            return False
+        caps = [w for w in WORD.findall(span_text) if _capital(w)]
+        return bool(caps) and all(POSSESSIVE.sub("", BACKED.sub("", w)).lower() in self.states.by_word for w in caps)
 
     def with_role(self, text: str, span: Span) -> Span:
         """"Ukrainian" (or "Sudan's") followed by "forces" ("army") in the text: the span takes
