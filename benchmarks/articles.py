@@ -74,8 +74,9 @@ def score_split(predictor, paths: list[str], split: str = "test") -> dict:
     return {"tasks": brief(tasks), "n": len(rows), "seconds": round(seconds, 1)}
 
 
-def read_news() -> list[dict]:
-    return [json.loads(l) for l in NEWS.read_text(encoding="utf-8").splitlines() if l.strip()]
+def read_news(path: Path = NEWS) -> list[dict]:
+    """The frozen news set's articles, or another file of articles in its fields (news_dev)."""
+    return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
 
 
 def news_metrics(predictor, articles: list[dict]) -> dict:

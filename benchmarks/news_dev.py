@@ -11,7 +11,6 @@ answer with what decided it. `--show` prints the wrong actor answers. Needs no s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,16 +22,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.actors import Names  # noqa: E402
-from benchmarks.articles import news_metrics  # noqa: E402
+from benchmarks.articles import news_metrics, read_news  # noqa: E402
 from benchmarks.common import write_result  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
 
 DEV = ROOT / "datasets" / "news_dev" / "news_dev.jsonl"
 KINDS = ("known", "unknown", "unidentified", "crowd")
-
-
-def read_articles(path: Path = DEV) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def actor_report(names: Names, articles: list[dict], answers: list[dict]) -> dict:
@@ -68,7 +63,7 @@ def main() -> None:
     if not args.data.is_file():
         ap.error(f"--data {args.data}: no such file")
     report = {"command": "python benchmarks/news_dev.py " + " ".join(sys.argv[1:]), "model": args.model,
-              **score(load(args.model), read_articles(args.data))}
+              **score(load(args.model), read_news(args.data))}
     ev, act = report["news"]["tasks"]["event_type"], report["actor"]
     print(f"event fine {ev['accuracy']} coarse {ev['coarse']['accuracy']} background picked {ev['background_picked']}; "
           f"target micro {report['news']['tasks']['target']['micro_f1']}")

@@ -350,8 +350,7 @@ class ActorLinker:
             words = [w.lower() for w in WORD.findall(span.text(text))]
             if not words or all(w in GENERIC for w in words):
                 continue
-            if all(w in GENERIC or w in DESCRIPTORS or POSSESSIVE.sub("", w) in self.states.by_word
-                   or BACKED.search(w) for w in words) and not (
+            if all(w in GENERIC or w in DESCRIPTORS or BACKED.search(w) or self.place_word(w) for w in words) and not (
                     self.states.compose(span.text(text)) or self.states.role_of(span.text(text))):
                 continue  # "Syrian militia", "ethnic rebel army": a kind of group, not a name
             if mixed and not re.search(r"[A-Z0-9]", span.text(text)) and not self.states.role_of(span.text(text)):
@@ -372,7 +371,11 @@ class ActorLinker:
         if self.states.compose(span_text) or self.states.role_of(span_text):
             return False
         caps = [w for w in WORD.findall(span_text) if _capital(w)]
-        return bool(caps) and all(POSSESSIVE.sub("", BACKED.sub("", w)).lower() in self.states.by_word for w in caps)
+        return bool(caps) and all(self.place_word(w) for w in caps)
+
+    def place_word(self, word: str) -> bool:
+        """A country or nationality, also as a possessive ("Niger's") or a backer ("Russian-backed")."""
+        return POSSESSIVE.sub("", BACKED.sub("", word)).lower() in self.states.by_word
 
     def with_role(self, text: str, span: Span) -> Span:
         """"Ukrainian" (or "Sudan's") followed by "forces" ("army") in the text: the span takes
