@@ -158,6 +158,10 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(t4, [at("Libyan coastal"), at("Kivu Front")]).text(t4) == "Kivu Front"
     assert linker.choose(t4, [at("Libyan forces")]).text(t4) == "Libyan forces"
     assert linker.choose(t4, [at("AL-SABIL"), at("Kivu Front")]).text(t4) == "Kivu Front"
+    t5 = "Merger\n\nMAARAT AL-SABIL, Syria, May 3 (secnews) - The Kivu Front, based in MAARAT, fled."
+    at5 = lambda w, at=0: Span(t5.index(w, at), t5.index(w, at) + len(w), 0.9)
+    assert linker.choose(t5, [at5("AL-SABIL"), at5("Kivu Front")]).text(t5).endswith("Kivu Front")  # part of the town
+    assert linker.choose(t5, [at5("MAARAT", 20)]).text(t5) == "MAARAT"  # the same word outside the dateline
     # a span inside a longer written name grows to it; a known name inside a span is linked
     linker = ActorLinker({"aliases": {"Al Shabaab": ["Al-Shabaab"]}}, ["Al Shabaab", "Other"], {}, states=states)
     t2 = "Officials said suspected Boko Haram fighters fled. The Islamist militant group al-Shabaab denied it."
@@ -317,6 +321,29 @@ def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
     assert on.unattributed("No group has claimed the bombing. In March, the Taliban claimed a raid nearby.")
     off = ActorLinker({}, ["Taliban", "Unidentified", "Other"], {})  # models trained before the rule
     assert off.answer(closed, unclaimed, [], [], evidence=False)["label"] == "Taliban"
+
+
+def test_a_demonstrations_actor_is_its_crowd():
+    labels = ["Protesters", "Rioters", "Police Forces of Iraq", "Other"]
+    linker = ActorLinker({}, labels, {}, cutoff=0.5)
+    text = "Iraqi riot police fired tear gas at thousands of protesters in Basra on Friday."
+    police = [Span(0, len("Iraqi riot police"), 0.9)]
+    closed = {"label": "Police Forces of Iraq", "score": 0.7, "uncertain": False}
+    protest = {"label": "Protest with intervention", "score": 0.8, "uncertain": False}
+    a = linker.answer(closed, text, police, [], False, event=protest)
+    assert (a["label"], a["decided_by"], a["closed_set"]["label"], a["score"]) == ("Protesters", "event",
+                                                                                 "Police Forces of Iraq", 0.8)
+    said = linker.answer({**closed, "evidence": "x"}, text, police, [], True, event={**protest, "evidence": text})
+    assert said["evidence"] == text  # the sentence that reports the protest, not the closed head's
+    riot = {"label": "Mob violence", "score": 0.4, "uncertain": True}
+    a = linker.answer({**closed, "label": "Rioters"}, text, police, [], False, event=riot)
+    assert (a["label"], a["decided_by"]) == ("Rioters", "closed")  # the closed head said it already
+    # any other event, or no event answer: the span and the closed head decide as before
+    for event in ({"label": "Excessive force against protesters", "score": 0.9, "uncertain": False}, None):
+        assert linker.answer(closed, text, police, [], False, event=event)["decided_by"] == "span"
+    # a model whose actor labels hold no crowd never answers one
+    bare = ActorLinker({}, ["Police Forces of Iraq", "Other"], {}, cutoff=0.5)
+    assert bare.answer(closed, text, police, [], False, event=protest)["label"] != "Protesters"
 
 
 def test_state_forces_as_news_names_them():

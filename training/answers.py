@@ -46,8 +46,10 @@ class ActorAnswer(SingleAnswer):
     decided_by: str | None = Field(None, description="'span' (the name read from the text), 'closed' "
                                                      "(the closed-set head), 'places' (the closed-set head's "
                                                      "state force, moved to the country the text's places are in) "
-                                                     "or 'unclaimed' (the text says nobody claimed the event and "
-                                                     "attributes it to nobody: Unidentified)")
+                                                     "'unclaimed' (the text says nobody claimed the event and "
+                                                     "attributes it to nobody: Unidentified) or 'event' (the event "
+                                                     "is a demonstration, whose actor is the crowd: Protesters or "
+                                                     "Rioters)")
     span: list[int] | None = Field(None, description="[start, end) character offsets of the name")
     mention: str | None = Field(None, description="the name as written in the text")
     closed_set: ClosedSet | None = None

@@ -91,8 +91,18 @@ class Predictor:
         d = self.decide({self.span_task: p})[self.span_task]
         closed = [{"label": space.labels[int(best)], "score": round(float(score), 4), "uncertain": bool(unsure)}
                   for best, score, unsure in zip(d["best"], d["score"], d["uncertain"])]
-        return proba, [self.linker.answer(closed[i], text, names[i], spans[i], False, p[i])
+        events = self._events(proba)
+        return proba, [self.linker.answer(closed[i], text, names[i], spans[i], False, p[i], events[i])
                        for i, text in enumerate(texts)]
+
+    def _events(self, proba: dict[str, np.ndarray]) -> list[dict | None]:
+        """Each article's event answer as the linker reads it (`label`, `score`, `uncertain`)."""
+        space = self.spaces.get("event_type")
+        if space is None or space.type == "multi" or "event_type" not in proba:
+            return [None] * len(next(iter(proba.values())))
+        d = self.decide({"event_type": proba["event_type"]})["event_type"]
+        return [{"label": space.labels[int(b)], "score": float(s), "uncertain": bool(u)}
+                for b, s, u in zip(d["best"], d["score"], d["uncertain"])]
 
     def decide(self, proba: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         """The answers of a batch as arrays, one call per task (what `predict` formats and the
@@ -136,6 +146,7 @@ class Predictor:
             pick_of = self._sentence_pass(texts) if evidence else (lambda i, name: None)
         decided = self.decide(proba)
         no_event = self._no_event(decided)
+        events = self._events(proba) if names is not None else None
         out = []
         for i in range(len(texts)):
             answer = {}
@@ -145,7 +156,8 @@ class Predictor:
                 answer[name] = (self._multi(p, space, d["chosen"][i], d["uncertain"][i], pick) if space.type == "multi"
                                 else self._single(p, space, {k: v[i] for k, v in d.items()}, pick))
                 if names is not None and name == self.span_task:
-                    answer[name] = self.linker.answer(answer[name], texts[i], names[i], spans[i], evidence, p)
+                    event = events[i] and {**events[i], "evidence": answer.get("event_type", {}).get("evidence")}
+                    answer[name] = self.linker.answer(answer[name], texts[i], names[i], spans[i], evidence, p, event)
                 if no_event is not None and no_event[i] and name != "relevance":
                     answer[name]["uncertain"] = True  # nothing codable was reported: no answer is sure
             out.append(answer)
