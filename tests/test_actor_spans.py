@@ -509,6 +509,27 @@ def test_batch_scorer_writes_the_name_the_span_head_read(span_model, tmp_path):
     assert empty.schema.names == list(table)
 
 
+def test_predict_and_the_scorer_pass_the_event_answer_to_the_linker(span_model, tmp_path, monkeypatch):
+    from secnews.training import linking
+
+    rng = np.random.default_rng(5)
+    texts = [article("harbor guard", "lion front", rng)[0], article(None, "storm company", rng)[0]]
+    predictor = Predictor(span_model, span_model.spaces, {}, path=tmp_path)
+    before = predictor.answers(texts)
+    assert all(a["event_type"]["label"] == "Attack" for a in before)
+    # the tiny model's actor labels hold no crowd: make Unidentified the crowd of an attack
+    monkeypatch.setitem(linking.CROWD_EVENTS, "attack", "Unidentified")
+    predictor.linker.crowds = {"Unidentified"}
+    after = predictor.answers(texts)
+    closed = [a["actor"]["top_k"][0]["label"] for a in after]  # the closed-set head's own answer
+    expected = [("Unidentified", "closed" if c == "Unidentified" else "event") for c in closed]
+    assert [(a["actor"]["label"], a["actor"]["decided_by"]) for a in after] == expected
+    assert "event" in [d for _, d in expected]  # the named group's article: its closed head says Other
+    i = [d for _, d in expected].index("event")
+    assert after[i]["actor"]["evidence"] == after[i]["event_type"]["evidence"]
+    assert [a["decided_by"] for a in predictor.read(texts)[1]] == [d for _, d in expected]
+
+
 def test_actors_cli_suggests_corrected_names_then_adds_them(tmp_path):
     import subprocess
     import sys
