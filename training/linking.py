@@ -244,7 +244,7 @@ class ActorLinker:
         spec["aliases"] = aliases
         self.normalizer = ActorNormalizer(spec)
         self.known = {l.lower(): l for l in labels if l.lower() not in CATEGORIES}
-        self.crowds = {l for l in labels if l.lower() in ("protesters", "rioters")}  # see crowd
+        self.crowds = set(labels) & set(CROWD_EVENTS.values())  # the crowds this model can answer (crowd)
         for canonical in aliases:
             self.known.setdefault(canonical.lower(), canonical)
         # every written form of a known actor (hyphens as spaces) -> its name

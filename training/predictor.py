@@ -88,19 +88,20 @@ class Predictor:
         if not self.span_task:
             return proba, None
         space, p = self.spaces[self.span_task], proba[self.span_task]
-        d = self.decide({self.span_task: p})[self.span_task]
+        decided = self.decide({k: proba[k] for k in (self.span_task, "event_type") if k in proba})
+        d = decided[self.span_task]
         closed = [{"label": space.labels[int(best)], "score": round(float(score), 4), "uncertain": bool(unsure)}
                   for best, score, unsure in zip(d["best"], d["score"], d["uncertain"])]
-        events = self._events(proba)
+        events = self._events(decided, len(texts))
         return proba, [self.linker.answer(closed[i], text, names[i], spans[i], False, p[i], events[i])
                        for i, text in enumerate(texts)]
 
-    def _events(self, proba: dict[str, np.ndarray]) -> list[dict | None]:
-        """Each article's event answer as the linker reads it (`label`, `score`, `uncertain`)."""
-        space = self.spaces.get("event_type")
-        if space is None or space.type == "multi" or "event_type" not in proba:
-            return [None] * len(next(iter(proba.values())))
-        d = self.decide({"event_type": proba["event_type"]})["event_type"]
+    def _events(self, decided: dict[str, dict[str, np.ndarray]], n: int) -> list[dict | None]:
+        """Each article's event answer, from `decide`'s arrays, as the linker reads it (`label`,
+        `score`, `uncertain`); None where the model has no single-label event task."""
+        space, d = self.spaces.get("event_type"), decided.get("event_type")
+        if space is None or d is None or "best" not in d:
+            return [None] * n
         return [{"label": space.labels[int(b)], "score": float(s), "uncertain": bool(u)}
                 for b, s, u in zip(d["best"], d["score"], d["uncertain"])]
 
@@ -146,7 +147,7 @@ class Predictor:
             pick_of = self._sentence_pass(texts) if evidence else (lambda i, name: None)
         decided = self.decide(proba)
         no_event = self._no_event(decided)
-        events = self._events(proba) if names is not None else None
+        events = self._events(decided, len(texts)) if names is not None else None
         out = []
         for i in range(len(texts)):
             answer = {}
