@@ -84,9 +84,10 @@ def in_process_workers(model: Path, texts: list[str], batch: int) -> float:
         pool.close()
 
 
-def start_server(model: Path, home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(model: Path, home: Path, settings: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`settings`: environment over this process's (e.g. SECNEWS_PRECISION for one server)."""
     # its own feedback database too: the benchmark's ids must not land in the user's
-    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true",
+    env = {**os.environ, **(settings or {}), "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true",
            "SECNEWS_FEEDBACK_DB": str(home / "feedback.sqlite3")}
     tag = subprocess.run([sys.executable, "-m", "secnews.serving.cli", "models", "import", str(model)], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
