@@ -252,79 +252,82 @@ def main() -> None:
     r["bare_share_of_bf16_peak"] = round(achieved / (r["gemm_bf16_gflops"] * 1e9), 3)
     log(f"bare forward {bare:.1f} articles/s, {achieved / 1e9:.1f} GFLOP/s; GEMM fp32 {r['gemm_fp32_gflops']} "
         f"bf16 {r['gemm_bf16_gflops']} GFLOP/s")
-    # the scorer against the bare forward, before the peers: in a run where it came after them
-    # (their models still held by this process) the scorer ran at 0.774 of the bare forward
+    # a race stopped part-way (a failed export, Ctrl-C) leaves no copy of the texts behind
     work = Path(tempfile.mkdtemp(prefix="secnews-race-"))
-    src = write_texts(texts, work / "texts.jsonl")
-    pairs = score_against_bare(args.model, src, SCORE_REPEATS)
-    r["score_articles_per_s"], r["score_over_bare"] = pairs["score"], pairs["ratio"]
-    r["bare_forward_alone_articles_per_s"] = pairs["bare"]
-    r["score_and_bare_runs"], r["score_over_bare_pairs"] = pairs["runs"], pairs["pair_ratios"]
-    # the issue's starting settings on the same texts, same run: one scorer run
-    r["score_issue_start_settings_articles_per_s"] = scored(args.model, src, ISSUE_START)
-    r["score_over_issue_start_settings"] = round(r["score_articles_per_s"] / r["score_issue_start_settings_articles_per_s"], 3)
-    log(f"score {r['score_articles_per_s']} = {r['score_over_bare']} of bare, "
-        f"{r['score_over_issue_start_settings']}x the issue's starting settings")
-    r["hf_pipeline_articles_per_s"] = round(hf_pipeline(args.model, texts, len(model.spaces["event_type"].labels)), 1)
-    log(f"HF pipeline fp32: {r['hf_pipeline_articles_per_s']} articles/s")
-    f1 = {"torch_" + r["precision"]: macro_f1(model, notes, cfg)}
-    model.backend.set_precision("fp32")
-    f1["torch_fp32"] = macro_f1(model, notes, cfg)
-    model.backend.set_precision(model.config.model.transformer.precision)
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, int8 in (("onnx_fp32", False), ("onnx_int8", True)):
-            onnx = load(export(args.model, Path(tmp) / name, int8=int8, log=log))
-            r[f"{name}_articles_per_s"] = round(rate(onnx.answers, texts, batch=len(texts)), 1)
-            f1[name] = macro_f1(onnx, notes, cfg)
-            log(f"{name}: {r[f'{name}_articles_per_s']} articles/s")
-            del onnx  # its ONNX Runtime threads must not outlive the race
-    best_onnx = max(r["onnx_fp32_articles_per_s"], r["onnx_int8_articles_per_s"])
-    muc = texts[len(notes):]
-    r["evidence_agreement_muc"] = evidence_agreement(model, (muc or texts)[:500])
-    log(f"evidence agreement: {r['evidence_agreement_muc']}")
-    r["predict_over_hf_pipeline"] = round(r["predict_articles_per_s"] / r["hf_pipeline_articles_per_s"], 2)
-    r["predict_over_onnx"] = round(r["predict_articles_per_s"] / best_onnx, 2)
-    r["macro_f1_on_acled_notes"] = f1
-    r["macro_f1_delta_vs_fp32"] = {k: round(max(abs(v[t] - f1["torch_fp32"][t]) for t in v), 4)
-                                   for k, v in f1.items() if k != "torch_fp32"}
-    # the issue's accuracy gate (every task's macro-F1 within 0.003 of fp32) decides which ONNX
-    # copies could be adopted; predict_over_onnx above races the fastest whatever its accuracy
-    gated = {k: r[f"{k}_articles_per_s"] for k in ("onnx_fp32", "onnx_int8")
-             if r["macro_f1_delta_vs_fp32"][k] <= ACCURACY_GATE}
-    r["onnx_within_accuracy_gate"] = sorted(gated)
-    r["predict_over_onnx_within_accuracy_gate"] = (round(r["predict_articles_per_s"] / max(gated.values()), 2)
-                                                   if gated else None)
-    precision = ROOT / "benchmarks/results/precision_default.json"
-    if precision.is_file():
-        p = json.loads(precision.read_text())
-        r["macro_f1_delta_max"] = round(max(abs(p["bf16"]["tasks"][t]["macro_f1"] - m["macro_f1"])
-                                            for t, m in p["fp32"]["tasks"].items()), 4)
-        r["macro_f1_delta_max_source"] = (f"benchmarks/results/precision_default.json: bf16 against fp32 on the full "
-                                          f"ACLED test split ({p['n']:,} notes) of {p['model']}")
-    log(f"secnews score: {r['score_articles_per_s']} articles/s")
-    short = [t for t in notes["text"].tolist() if len(t.split()) <= 300]
-    # medians of 3 passes: until session 11 the ratio was taken against one pass (295.9 articles/s
-    # in session 11's first run, when serve.py's median of passes on its 512 notes was 370.4)
-    in_process, r["in_process_predict_acled_passes"] = median_rate(model.answers, notes["text"].tolist(), 64)
-    s = served(args.model, notes["text"].tolist(), short)
-    r["in_process_predict_acled_articles_per_s"] = round(in_process, 1)
-    r["served_32_clients_articles_per_s"] = s["at_32"]["articles_per_s"]
-    r["served_over_in_process"] = round(s["at_32"]["articles_per_s"] / in_process, 3)
-    # 32 clients with one article each never give the server a call bigger than 32
-    in_process_32, r["in_process_predict_acled_batch_32_passes"] = median_rate(model.answers, notes["text"].tolist(), 32)
-    r["in_process_predict_acled_batch_32_articles_per_s"] = round(in_process_32, 1)
-    r["served_over_in_process_batch_32"] = round(s["at_32"]["articles_per_s"] / in_process_32, 3)
-    # the service's own arrangement (its worker processes and threads) without HTTP: what the
-    # HTTP layer costs, apart from what the arrangement gains over one in-process caller
-    workers = in_process_workers(args.model, notes["text"].tolist(), 32)
-    r["in_process_service_workers_acled_articles_per_s"] = round(workers, 1)
-    r["served_over_in_process_service_workers"] = round(s["at_32"]["articles_per_s"] / workers, 3)
-    r["served_1_client_p99_ms_300_words"] = s["at_1_short"]["p99_ms"]
-    start_settings = served(args.model, notes["text"].tolist(), None, ISSUE_START)
-    r["served_32_clients_issue_start_settings_articles_per_s"] = start_settings["at_32"]["articles_per_s"]
-    r["served_over_issue_start_settings"] = round(s["at_32"]["articles_per_s"] / start_settings["at_32"]["articles_per_s"], 3)
-    r["served"] = {**s, "at_32_issue_start_settings": start_settings["at_32"]}
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        # the scorer against the bare forward, before the peers: in a run where it came after them
+        # (their models still held by this process) the scorer ran at 0.774 of the bare forward
+        src = write_texts(texts, work / "texts.jsonl")
+        pairs = score_against_bare(args.model, src, SCORE_REPEATS)
+        r["score_articles_per_s"], r["score_over_bare"] = pairs["score"], pairs["ratio"]
+        r["bare_forward_alone_articles_per_s"] = pairs["bare"]
+        r["score_and_bare_runs"], r["score_over_bare_pairs"] = pairs["runs"], pairs["pair_ratios"]
+        # the issue's starting settings on the same texts, same run: one scorer run
+        r["score_issue_start_settings_articles_per_s"] = scored(args.model, src, ISSUE_START)
+        r["score_over_issue_start_settings"] = round(r["score_articles_per_s"] / r["score_issue_start_settings_articles_per_s"], 3)
+        log(f"score {r['score_articles_per_s']} = {r['score_over_bare']} of bare, "
+            f"{r['score_over_issue_start_settings']}x the issue's starting settings")
+        r["hf_pipeline_articles_per_s"] = round(hf_pipeline(args.model, texts, len(model.spaces["event_type"].labels)), 1)
+        log(f"HF pipeline fp32: {r['hf_pipeline_articles_per_s']} articles/s")
+        f1 = {"torch_" + r["precision"]: macro_f1(model, notes, cfg)}
+        model.backend.set_precision("fp32")
+        f1["torch_fp32"] = macro_f1(model, notes, cfg)
+        model.backend.set_precision(model.config.model.transformer.precision)
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, int8 in (("onnx_fp32", False), ("onnx_int8", True)):
+                onnx = load(export(args.model, Path(tmp) / name, int8=int8, log=log))
+                r[f"{name}_articles_per_s"] = round(rate(onnx.answers, texts, batch=len(texts)), 1)
+                f1[name] = macro_f1(onnx, notes, cfg)
+                log(f"{name}: {r[f'{name}_articles_per_s']} articles/s")
+                del onnx  # its ONNX Runtime threads must not outlive the race
+        best_onnx = max(r["onnx_fp32_articles_per_s"], r["onnx_int8_articles_per_s"])
+        muc = texts[len(notes):]
+        r["evidence_agreement_muc"] = evidence_agreement(model, (muc or texts)[:500])
+        log(f"evidence agreement: {r['evidence_agreement_muc']}")
+        r["predict_over_hf_pipeline"] = round(r["predict_articles_per_s"] / r["hf_pipeline_articles_per_s"], 2)
+        r["predict_over_onnx"] = round(r["predict_articles_per_s"] / best_onnx, 2)
+        r["macro_f1_on_acled_notes"] = f1
+        r["macro_f1_delta_vs_fp32"] = {k: round(max(abs(v[t] - f1["torch_fp32"][t]) for t in v), 4)
+                                       for k, v in f1.items() if k != "torch_fp32"}
+        # the issue's accuracy gate (every task's macro-F1 within 0.003 of fp32) decides which ONNX
+        # copies could be adopted; predict_over_onnx above races the fastest whatever its accuracy
+        gated = {k: r[f"{k}_articles_per_s"] for k in ("onnx_fp32", "onnx_int8")
+                 if r["macro_f1_delta_vs_fp32"][k] <= ACCURACY_GATE}
+        r["onnx_within_accuracy_gate"] = sorted(gated)
+        r["predict_over_onnx_within_accuracy_gate"] = (round(r["predict_articles_per_s"] / max(gated.values()), 2)
+                                                       if gated else None)
+        precision = ROOT / "benchmarks/results/precision_default.json"
+        if precision.is_file():
+            p = json.loads(precision.read_text())
+            r["macro_f1_delta_max"] = round(max(abs(p["bf16"]["tasks"][t]["macro_f1"] - m["macro_f1"])
+                                                for t, m in p["fp32"]["tasks"].items()), 4)
+            r["macro_f1_delta_max_source"] = (f"benchmarks/results/precision_default.json: bf16 against fp32 on the full "
+                                              f"ACLED test split ({p['n']:,} notes) of {p['model']}")
+        log(f"secnews score: {r['score_articles_per_s']} articles/s")
+        short = [t for t in notes["text"].tolist() if len(t.split()) <= 300]
+        # medians of 3 passes: until session 11 the ratio was taken against one pass (295.9 articles/s
+        # in session 11's first run, when serve.py's median of passes on its 512 notes was 370.4)
+        in_process, r["in_process_predict_acled_passes"] = median_rate(model.answers, notes["text"].tolist(), 64)
+        s = served(args.model, notes["text"].tolist(), short)
+        r["in_process_predict_acled_articles_per_s"] = round(in_process, 1)
+        r["served_32_clients_articles_per_s"] = s["at_32"]["articles_per_s"]
+        r["served_over_in_process"] = round(s["at_32"]["articles_per_s"] / in_process, 3)
+        # 32 clients with one article each never give the server a call bigger than 32
+        in_process_32, r["in_process_predict_acled_batch_32_passes"] = median_rate(model.answers, notes["text"].tolist(), 32)
+        r["in_process_predict_acled_batch_32_articles_per_s"] = round(in_process_32, 1)
+        r["served_over_in_process_batch_32"] = round(s["at_32"]["articles_per_s"] / in_process_32, 3)
+        # the service's own arrangement (its worker processes and threads) without HTTP: what the
+        # HTTP layer costs, apart from what the arrangement gains over one in-process caller
+        workers = in_process_workers(args.model, notes["text"].tolist(), 32)
+        r["in_process_service_workers_acled_articles_per_s"] = round(workers, 1)
+        r["served_over_in_process_service_workers"] = round(s["at_32"]["articles_per_s"] / workers, 3)
+        r["served_1_client_p99_ms_300_words"] = s["at_1_short"]["p99_ms"]
+        start_settings = served(args.model, notes["text"].tolist(), None, ISSUE_START)
+        r["served_32_clients_issue_start_settings_articles_per_s"] = start_settings["at_32"]["articles_per_s"]
+        r["served_over_issue_start_settings"] = round(s["at_32"]["articles_per_s"] / start_settings["at_32"]["articles_per_s"], 3)
+        r["served"] = {**s, "at_32_issue_start_settings": start_settings["at_32"]}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     log(json.dumps({k: v for k, v in r.items() if k not in ("served", "macro_f1_on_acled_notes")}, indent=1))
     write_result(args.out, "throughput.json", r)
 
