@@ -316,8 +316,7 @@ def test_evaluation_after_a_training_step_reads_the_new_weights(encoder):
     model.eval()
     kept = backend.predict_proba(texts)
     for module in model.modules():
-        if hasattr(module, "_bf16_weight"):
-            object.__delattr__(module, "_bf16_weight")
+        vars(module).pop("_bf16_copies", None)
     fresh = backend.predict_proba(texts)
     assert all(np.array_equal(kept[k], fresh[k]) for k in fresh)
 
@@ -334,16 +333,17 @@ def test_kept_bf16_weights_answer_as_autocast_does_and_follow_the_weights(encode
     linears = [m for m in backend.model.modules() if isinstance(m, torch.nn.Linear)]
 
     def plain_autocast():
-        for m in linears:  # back to nn.Linear's own forward
+        for m in [m for m in backend.model.modules() if "forward" in vars(m)]:  # each module's own forward
             del m.forward
         try:
             return backend.predict_proba(texts)
         finally:
-            keep_bf16_weights(backend.model)
+            keep_bf16_weights(backend.model)  # Linears only: the encoder's stream as autocast leaves it
 
+    plain = plain_autocast()
     kept = backend.predict_proba(texts)
-    assert all(getattr(m, "_bf16_weight", None) is not None for m in linears)  # the copies were made
-    assert all(np.array_equal(kept[k], v) for k, v in plain_autocast().items())
+    assert all(vars(m).get("_bf16_copies") for m in linears)  # the copies were made
+    assert all(np.array_equal(kept[k], v) for k, v in plain.items())
     head = backend.model.heads["event_type"]
     with torch.no_grad():
         head.weight.mul_(-1.0)  # as an optimiser step would, in place
@@ -358,6 +358,42 @@ def test_kept_bf16_weights_answer_as_autocast_does_and_follow_the_weights(encode
     backend.model.eval()
     first = backend.model.encoder.encoder.layer[0].attention.self.query
     assert first.weight.grad is not None and first.weight.dtype == torch.float32
+
+
+def test_the_encoder_stream_stays_bf16_at_inference_and_follows_its_weights(encoder):
+    """A loaded model's encoder keeps its LayerNorms and embeddings in bf16 too under bf16
+    inference: hidden states leave the encoder as bf16 (autocast alone returns fp32 after the
+    last LayerNorm), the answers stay close to autocast's, a changed LayerNorm weight is cast
+    again, and training (gradients on) runs the fp32 weights as before."""
+    from secnews.training.transformer import keep_bf16_weights
+
+    backend = trained(encoder, epochs=5)
+    backend.set_precision("bf16")
+    texts = [r[0] for r in ROWS]
+    model = backend.model
+    ids = backend.tokenizer(texts, return_tensors="pt", padding=True)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.encoder(**ids).last_hidden_state.dtype == torch.bfloat16
+    stream = backend.predict_proba(texts)
+    norms = [m for m in model.encoder.modules() if isinstance(m, torch.nn.LayerNorm)]
+    for m in [m for m in model.encoder.modules() if isinstance(m, (torch.nn.LayerNorm, torch.nn.Embedding))]:
+        del m.forward
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.encoder(**ids).last_hidden_state.dtype == torch.float32
+    autocast = backend.predict_proba(texts)
+    assert all(np.abs(stream[k] - autocast[k]).max() < 0.02 for k in stream)
+    keep_bf16_weights(model, stream=model.encoder)
+    with torch.no_grad():
+        norms[-1].weight.mul_(-1.0)  # in place: the kept copy must follow it
+    moved = backend.predict_proba(texts)
+    assert not np.allclose(moved["event_type"], stream["event_type"])
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = model.encoder(**ids).last_hidden_state
+    assert hidden.dtype == torch.float32  # the LayerNorm ran its fp32 weights
+    hidden.sum().backward()
+    model.eval()
+    assert norms[-1].weight.grad is not None and norms[-1].weight.dtype == torch.float32
 
 
 def test_onnx_runtime_copy_answers_like_torch(encoder, tmp_path):

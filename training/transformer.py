@@ -75,7 +75,7 @@ def use_bf16(precision: str, device: torch.device, legacy: bool = False) -> bool
     return device.type == "cpu" and cpu_has_bf16()
 
 
-def keep_bf16_weights(model: nn.Module) -> None:
+def keep_bf16_weights(model: nn.Module, stream: nn.Module | None = None) -> None:
     """Each Linear of `model` keeps the bf16 copy of its weight that autocast would make on
     every call, and uses it while bf16 autocast is on and no gradient is wanted: autocast
     caches its casts only inside one `with` block, so a prediction call cast all 10.6 million
@@ -83,23 +83,59 @@ def keep_bf16_weights(model: nn.Module) -> None:
     225.0 in calls of 16, 240.4 -> 238.6 in calls of 64; session 11). The answers are the same:
     the weights autocast multiplies by are exactly these. The copy is remade when the weight
     changes (its version counter moves: an optimiser step, a load; trainer.train_step moves it
-    after the fused AdamW, which does not), so training is untouched."""
+    after the fused AdamW, which does not), so training is untouched.
+    `stream`: a module (the encoder) whose LayerNorms and Embeddings also keep bf16 copies of
+    their weights under the same conditions, so its hidden states stay bf16 from the embeddings
+    to the last layer. Under autocast alone a Linear's bf16 output meets an fp32 residual, the
+    sum and its LayerNorm run in fp32 and the next Linear casts them back: passes over memory,
+    not arithmetic, that AMX's fast products leave as most of the time (session 23)."""
     for module in model.modules():
         if isinstance(module, nn.Linear) and "forward" not in vars(module):
             module.forward = functools.partial(_linear_with_kept_bf16, module)
+    for module in stream.modules() if stream is not None else ():
+        if isinstance(module, nn.LayerNorm) and "forward" not in vars(module):
+            module.forward = functools.partial(_layer_norm_in_bf16, module)
+        elif isinstance(module, nn.Embedding) and "forward" not in vars(module):
+            module.forward = functools.partial(_embedding_in_bf16, module)
+
+
+def _bf16_wanted(weight: torch.Tensor) -> bool:
+    return (not torch.is_grad_enabled() and torch.is_autocast_enabled(weight.device.type)
+            and torch.get_autocast_dtype(weight.device.type) == torch.bfloat16)
+
+
+def _kept_bf16(module: nn.Module, name: str) -> torch.Tensor | None:
+    """The bf16 copy of `module`'s parameter `name`, made again when the parameter changed."""
+    param = getattr(module, name)
+    if param is None:
+        return None
+    cache = vars(module).setdefault("_bf16_copies", {})  # not a parameter or buffer: never saved
+    kept = cache.get(name)
+    if kept is None or kept[0] != (param._version, param.data_ptr()):
+        with torch.inference_mode(False), torch.no_grad():
+            kept = cache[name] = ((param._version, param.data_ptr()), param.detach().to(torch.bfloat16))
+    return kept[1]
 
 
 def _linear_with_kept_bf16(module: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    weight = module.weight
-    if (torch.is_grad_enabled() or not torch.is_autocast_enabled(weight.device.type)
-            or torch.get_autocast_dtype(weight.device.type) != torch.bfloat16):
-        return nn.functional.linear(x, weight, module.bias)
-    kept = getattr(module, "_bf16_weight", None)
-    if kept is None or kept[0] != (weight._version, weight.data_ptr()):
-        with torch.inference_mode(False), torch.no_grad():
-            kept = ((weight._version, weight.data_ptr()), weight.detach().to(torch.bfloat16))
-        object.__setattr__(module, "_bf16_weight", kept)  # not a parameter or buffer: never saved
-    return nn.functional.linear(x, kept[1], module.bias)
+    if not _bf16_wanted(module.weight):
+        return nn.functional.linear(x, module.weight, module.bias)
+    return nn.functional.linear(x, _kept_bf16(module, "weight"), module.bias)
+
+
+def _layer_norm_in_bf16(module: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    if not _bf16_wanted(module.weight) or not module.elementwise_affine:
+        return nn.functional.layer_norm(x, module.normalized_shape, module.weight, module.bias, module.eps)
+    # the kernel accumulates mean and variance in fp32; only its output is rounded to bf16
+    return nn.functional.layer_norm(x.to(torch.bfloat16), module.normalized_shape, _kept_bf16(module, "weight"),
+                                    _kept_bf16(module, "bias"), module.eps)
+
+
+def _embedding_in_bf16(module: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+    if not _bf16_wanted(module.weight):
+        return nn.functional.embedding(ids, module.weight, module.padding_idx, module.max_norm, module.norm_type,
+                                       module.scale_grad_by_freq, module.sparse)
+    return nn.functional.embedding(ids, _kept_bf16(module, "weight"), module.padding_idx)
 
 
 class SentenceAttention(nn.Module):
@@ -441,7 +477,7 @@ class TransformerBackend:
     def __init__(self, model: MultiTaskModel, tokenizer, spaces: dict[str, LabelSpace], cfg: TransformerConfig):
         self.model, self.tokenizer, self.spaces, self.cfg = model.eval(), tokenizer, spaces, cfg
         self.device = next(model.parameters()).device
-        keep_bf16_weights(model)
+        keep_bf16_weights(model, stream=model.encoder)
         self.set_precision(cfg.precision)
         # packed rows need a 4-d boolean mask, which SDPA attention takes (eager would add it)
         sdpa = getattr(getattr(model.encoder, "config", None), "_attn_implementation", None) == "sdpa"
