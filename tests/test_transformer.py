@@ -362,7 +362,8 @@ def test_kept_bf16_weights_answer_as_autocast_does_and_follow_the_weights(encode
 
 def test_the_encoder_stream_stays_bf16_at_inference_and_follows_its_weights(encoder):
     """A loaded model's encoder keeps its LayerNorms and embeddings in bf16 too under bf16
-    inference: hidden states leave the encoder as bf16 (autocast alone returns fp32 after the
+    inference, and runs each feed-forward product with its GELU as one call: hidden states
+    leave the encoder as bf16 (autocast alone returns fp32 after the
     last LayerNorm), the answers stay close to autocast's, a changed LayerNorm weight is cast
     again, and training (gradients on) runs the fp32 weights as before."""
     from secnews.training.transformer import keep_bf16_weights
@@ -376,7 +377,9 @@ def test_the_encoder_stream_stays_bf16_at_inference_and_follows_its_weights(enco
         assert model.encoder(**ids).last_hidden_state.dtype == torch.bfloat16
     stream = backend.predict_proba(texts)
     norms = [m for m in model.encoder.modules() if isinstance(m, torch.nn.LayerNorm)]
-    for m in [m for m in model.encoder.modules() if isinstance(m, (torch.nn.LayerNorm, torch.nn.Embedding))]:
+    fused = [m for m in model.encoder.modules() if hasattr(m, "intermediate_act_fn") and "forward" in vars(m)]
+    assert len(fused) == model.encoder.config.num_hidden_layers  # each product + GELU in one oneDNN call
+    for m in [m for m in model.encoder.modules() if "forward" in vars(m) and not isinstance(m, torch.nn.Linear)]:
         del m.forward
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert model.encoder(**ids).last_hidden_state.dtype == torch.float32
