@@ -144,7 +144,8 @@ def _linear_gelu_in_bf16(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The product and its GELU in one oneDNN call on CPU: GELU apart was 23% of the bare forward
     on an AMX CPU (torch's profiler), one more pass over the widest activations (README, session 23)."""
     dense = module.dense
-    if not _bf16_wanted(dense.weight) or dense.weight.device.type != "cpu":
+    # a CPU without bf16 units (bf16 forced by `precision: bf16`) keeps torch's own kernels
+    if not _bf16_wanted(dense.weight) or dense.weight.device.type != "cpu" or not cpu_has_bf16():
         return module.intermediate_act_fn(dense(x))
     return torch.ops.mkldnn._linear_pointwise(x.to(torch.bfloat16), _kept_bf16(dense, "weight"),
                                               _kept_bf16(dense, "bias"), "gelu", [], "none")
