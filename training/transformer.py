@@ -86,7 +86,7 @@ def keep_bf16_weights(model: nn.Module, stream: nn.Module | None = None) -> None
     after the fused AdamW, which does not), so training is untouched.
     `stream`: a module (the encoder) whose LayerNorms and Embeddings also keep bf16 copies of
     their weights under the same conditions, so its hidden states stay bf16 from the embeddings
-    to the last layer. Under autocast alone a Linear's bf16 output meets an fp32 residual, the
+    to the last layer, and whose feed-forward products run with their GELU in one oneDNN call. Under autocast alone a Linear's bf16 output meets an fp32 residual, the
     sum and its LayerNorm run in fp32 and the next Linear casts them back: passes over memory,
     not arithmetic, that AMX's fast products leave as most of the time (session 23)."""
     for module in model.modules():
@@ -121,13 +121,13 @@ def _kept_bf16(module: nn.Module, name: str) -> torch.Tensor | None:
 
 def _linear_with_kept_bf16(module: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     if not _bf16_wanted(module.weight):
-        return nn.functional.linear(x, module.weight, module.bias)
+        return nn.Linear.forward(module, x)
     return nn.functional.linear(x, _kept_bf16(module, "weight"), module.bias)
 
 
 def _layer_norm_in_bf16(module: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
     if not _bf16_wanted(module.weight) or not module.elementwise_affine:
-        return nn.functional.layer_norm(x, module.normalized_shape, module.weight, module.bias, module.eps)
+        return nn.LayerNorm.forward(module, x)
     # the kernel accumulates mean and variance in fp32; only its output is rounded to bf16
     return nn.functional.layer_norm(x.to(torch.bfloat16), module.normalized_shape, _kept_bf16(module, "weight"),
                                     _kept_bf16(module, "bias"), module.eps)
@@ -152,9 +152,8 @@ def _linear_gelu_in_bf16(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _embedding_in_bf16(module: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
-    if not _bf16_wanted(module.weight):
-        return nn.functional.embedding(ids, module.weight, module.padding_idx, module.max_norm, module.norm_type,
-                                       module.scale_grad_by_freq, module.sparse)
+    if not _bf16_wanted(module.weight) or module.max_norm is not None:  # max_norm renormalises the weight itself
+        return nn.Embedding.forward(module, ids)
     return nn.functional.embedding(ids, _kept_bf16(module, "weight"), module.padding_idx)
 
 
