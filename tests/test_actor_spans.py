@@ -152,6 +152,12 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(t3, [span("Niger's")]) is None
     assert linker.choose(t3, [span("Moldova's Russian-backed")]) is None
     assert linker.name("Tajik forces", "") == ("Military Forces of Tajikistan", False)
+    # what a span takes in front of a name: descriptor words ending in an article, a country's possessive
+    t6 = "The Northern Hills Front (NHF) struck. Chad's NHF and the Lake Militia said so."
+    assert linker.name("insurgent faction, the Northern Hills Front", t6) == ("Northern Hills Front", False)
+    assert linker.name("as the Lake Militia", t6) == ("Lake Militia", False)
+    assert linker.name("Chad's NHF", t6) == ("Northern Hills Front", False)
+    assert linker.name("de la Cruz Brigade", t6)[0] == "de la Cruz Brigade"  # a name's own connectors stay
     # a span whose only capitals are a country is no name; nor the dateline's town
     t4 = "AL-SABIL, Syria, May 3 (secnews) - Libyan coastal militias and Libyan forces met. The Kivu Front fled."
     at = lambda w: Span(t4.index(w), t4.index(w) + len(w), 0.9)

@@ -59,6 +59,7 @@ UNCLOSED = re.compile(r"\s*\([^()]*$")  # "Kalay Valley Revolutionary Force (KVR
 MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|militia|militias|militiamen|fighters|militants|soldiers|"
                      r"troops|members|gunmen|units?)$", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
+POSSESSOR = re.compile(r"^((?:[\w\-]+\s+)?[\w\-]+)['’]s\s+(?=\S)")  # "Sudan's ", "South Sudan's "
 # the dateline that opens wire copy: a town in capitals, a comma ("KISMAYO, Somalia, Aug 17 ...")
 DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
 # "Russian-backed", "al Qaeda-linked": a word that says whom a group leans on, not its name
@@ -300,7 +301,7 @@ class ActorLinker:
         found = self.lookup(name) or self.known_inside(name)
         if found:
             return found, True
-        name = self.undescribed(name)
+        name = self.unpossessed(self.undescribed(name))
         if (found := self.lookup(name)) is not None:
             return found, True
         if ACRONYM.match(bare := MEMBERS.sub("", name)):
@@ -321,8 +322,20 @@ class ActorLinker:
         the"), and an unclosed parenthesis behind."""
         name = LEADING_CONNECTOR.sub("", UNCLOSED.sub("", name).strip(" ,"))
         m = DESCRIBED.match(name)
-        if m and not any(w in CONNECTORS for w in re.split(r"[\s,]+", m.group(0)) if w):
+        words = [w for w in re.split(r"[\s,]+", m.group(0)) if w] if m else []
+        if words and words[-1] in ("the", "a", "an"):  # "separatist group, the Balochistan ...", "as the Bloque ..."
+            words = words[:-1]
+        if m and not any(w in CONNECTORS for w in words):
             name = name[m.end():]
+        return name
+
+    def unpossessed(self, name: str) -> str:
+        """The name without a country's possessive in front ("Sudan's RSF" -> "RSF"): the
+        country says whose group it is, not what it is called. A state force's role after it
+        ("Sudan's army") was composed before this is asked."""
+        m = POSSESSOR.match(name)
+        if m and m.group(1).lower() in self.states.by_word:
+            return name[m.end():]
         return name
 
     def placed_role(self, name: str, text: str, closed_proba=None) -> str | None:
