@@ -319,14 +319,14 @@ class ActorLinker:
     def undescribed(name: str) -> str:
         """The name without what the span took around it: lower-case descriptor words in
         front ("separatist", "militant group,"; not connectors such as "de", but a leading "of
-        the"), and an unclosed parenthesis behind."""
+        the"; a run that ends in "the": "separatist group, the"), and an unclosed parenthesis behind."""
         name = LEADING_CONNECTOR.sub("", UNCLOSED.sub("", name).strip(" ,"))
-        m = DESCRIBED.match(name)
-        words = [w for w in re.split(r"[\s,]+", m.group(0)) if w] if m else []
-        if words and words[-1] in ("the", "a", "an"):  # "separatist group, the Balochistan ...", "as the Bloque ..."
-            words = words[:-1]
-        if m and not any(w in CONNECTORS for w in words):
-            name = name[m.end():]
+        if m := DESCRIBED.match(name):
+            words = re.split(r"[\s,]+", m.group(0).strip(" ,"))
+            if words[-1] == "the":  # the article opens the name, it does not join two of its words
+                words.pop()
+            if not CONNECTORS.intersection(words):
+                name = name[m.end():]
         return name
 
     def unpossessed(self, name: str) -> str:
@@ -334,7 +334,7 @@ class ActorLinker:
         country says whose group it is, not what it is called. A state force's role after it
         ("Sudan's army") was composed before this is asked."""
         m = POSSESSOR.match(name)
-        if m and m.group(1).lower() in self.states.by_word:
+        if m and self.place_word(m.group(1)):
             return name[m.end():]
         return name
 
