@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from secnews.training.compose import compose, rare_repeats, read_paragraphs, with_articles
 from secnews.training.config import ConfigError, TrainConfig, TransformerConfig, load_config
@@ -171,6 +172,65 @@ def test_batching_does_not_change_an_articles_answer(reader):
     np.testing.assert_allclose(together, alone, atol=1e-4)
 
 
+def _lede_mass(backend, texts: list[str], ledes: list) -> float:
+    """Mean attention the reader gives each article's lede sentences."""
+    from secnews.training.trainer import lede_sentences
+    enc = backend.encode(texts)
+    masks = lede_sentences(texts, enc.spans, ledes)
+    backend.model.eval()
+    mass = []
+    with torch.inference_mode():
+        for arts, batch, read in backend.reads(enc):
+            alpha = read.alpha[:, 0].float().numpy()
+            art = batch.sent_article.numpy()[read.present.numpy()]
+            sent = read.present.numpy() - batch.sent_offset[art]
+            for b, a in enumerate(arts):
+                rows = art == b
+                mass.append(float(alpha[rows][masks[a][sent[rows]]].sum()))
+    return float(np.mean(mass))
+
+
+def test_the_lede_loss_teaches_the_reader_where_the_lede_stands(tmp_path):
+    """Articles whose lede stands anywhere among paragraphs of unrelated news, with the same
+    words around it: labels alone leave the reader much to learn; train.lede_attention, told
+    which paragraph is the lede, puts more of the attention there."""
+    rng = np.random.default_rng(3)
+    texts, ledes, rows = [], [], []
+    for _ in range(40):
+        lede, event, targets = LEDES[rng.integers(len(LEDES))]
+        paras = [FILLER[j] for j in rng.permutation(len(FILLER))[:3]]
+        k = int(rng.integers(0, 4))
+        paras.insert(k, lede)
+        texts.append("\n\n".join(paras))
+        ledes.append((k, 1))
+        rows.append((texts[-1], event, targets, "event"))
+    encoder = make_tiny_bert(tmp_path / "bert", VOCAB)
+    mass = {}
+    for weight in (0.0, 1.0):
+        backend = build(TransformerConfig(encoder=str(encoder), max_length=48, stride=8, dropout=0.0,
+                                          pooling="attention", max_train_windows=3), SPACES, seed=0)
+        lines = []
+        fit(backend, texts, gold_of(rows), [], {},
+            TrainConfig(epochs=6, batch_size=8, lr=2e-3, warmup_ratio=0.0, bf16=False, eval_every=10_000, seed=0,
+                        patience=100, log_every=10_000, class_weighting="none", lede_attention=weight),
+            log=lines.append, ledes=ledes)
+        mass[weight] = _lede_mass(backend, texts, ledes)
+        assert any("lede loss" in line for line in lines) == (weight > 0)
+    assert mass[1.0] > mass[0.0] + 0.1 and mass[1.0] > 0.5, mass
+
+
+def test_the_lede_loss_is_minus_the_log_of_the_ledes_attention():
+    from secnews.training.losses import lede_loss
+    alpha = torch.tensor([[0.5], [0.3], [0.2], [0.9], [0.1], [1.0]])
+    article = torch.tensor([0, 0, 0, 1, 1, 2])
+    lede = torch.tensor([True, True, False, False, True, False])  # article 2 has no known lede
+    loss = lede_loss(alpha, torch.arange(6), article, lede, 3)
+    assert loss.item() == pytest.approx(-(np.log(0.8) + np.log(0.1)) / 2, rel=1e-5)
+    assert lede_loss(alpha, torch.arange(6), article, torch.zeros(6, dtype=torch.bool), 3) is None
+    with pytest.raises(ConfigError, match="train.lede_attention"):
+        load_config(CONFIGS / "default.yaml", overrides=["train.lede_attention=-1"])
+
+
 def test_fit_temperature_softens_overconfident_scores():
     space = LabelSpace("e", "single", ["a", "b"])
     rng = np.random.default_rng(0)
@@ -233,6 +293,13 @@ def test_composed_articles_carry_their_ledes_labels(tmp_path):
         assert lede["text"] in r["text"].split("\n\n")
         assert r["event_type"] == lede["event_type"] and r["target"] == lede["target"] and r["actor"] == lede["actor"]
         assert 2 <= len(r["text"].split("\n\n")) <= 4
+    for _, r in out.iterrows():  # where the lede stands, in paragraphs (train.lede_attention)
+        if r["relevance"] == "event":
+            first, count = r["lede"]
+            lede = rows.set_index("id").loc[r["id"].split(":")[1], "text"]
+            assert "\n\n".join(r["text"].split("\n\n")[first:first + count]) == lede
+        else:
+            assert not isinstance(r["lede"], tuple)
     first = np.mean([r["text"].split("\n\n")[0] in set(rows["text"]) for _, r in ledes.iterrows()])
     assert first >= 0.6  # most ledes open the article
     nones = out[out["relevance"] == "none"]
@@ -253,6 +320,8 @@ def test_composed_headlines_say_less_than_the_lede_and_are_read_as_headlines(tmp
         assert set(title.lower().split()) <= set(source.lower().split()) and len(title) < len(source)
         if r["relevance"] == "event":
             assert source in body.split("\n\n")
+            first, count = r["lede"]  # the headline is paragraph 0: the lede stands after it
+            assert "\n\n".join(r["text"].split("\n\n")[first:first + count]) == source and first >= 1
     off, _ = compose(rows, _config(tmp_path, share=0.5, headlines=0.0), "train", None, {},
                      read_paragraphs(cfg.compose.paragraphs), 0)
     assert not any(headline_end(t) for t in off["text"])

@@ -27,7 +27,7 @@ import pandas as pd
 from .config import Config
 from .data import article_text
 from .errors import SecnewsError
-from .sentences import sentences
+from .sentences import PARAGRAPH_BREAK, paragraph_of, sentences
 from .spans import NOT_A_NAME, PERIOD, find_mentions, mention_pattern, name_variants
 from .taxonomy import Taxonomy, read_hierarchy
 from .validation import coded_column
@@ -253,7 +253,7 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
     events = rows[_short(rows) & rows["relevance"].eq("event")] if "relevance" in rows else rows[_short(rows)]
     paras = {role: [p for p in texts if _fold_of(p) == fold] or texts for role, texts in paragraphs.items()}
     coded = [coded_column(t) for t in tasks if coded_column(t) in rows.columns]
-    columns = [*rows.columns.difference(["origin"]), "origin"]
+    columns = [*rows.columns.difference(["origin", "lede"]), "origin", "lede"]
     if events.empty:
         return pd.DataFrame(columns=columns), set()
     n = int(round(c.share * len(events))) if n_ledes is None else min(n_ledes, len(events))
@@ -290,8 +290,11 @@ def compose(rows: pd.DataFrame, cfg: Config, fold: str, n_ledes: int | None, ext
         text = _article(lede_text, body, rng.random() < c.lede_first)
         if c.headlines and rng.random() < c.headlines:  # no draw when off: old configs compose as before
             text = article_text(headline(lede_text, rng), text)
+        # where the lede stands, in paragraphs: what train.lede_attention supervises (paragraphs,
+        # not characters, survive the name changes of span_disguise)
+        where = (paragraph_of(text, text.find(lede_text)), len(PARAGRAPH_BREAK.findall(lede_text)) + 1)
         rec = {"id": f"composed:{lede['id']}:{j}", "text": text, "split_key": text, "date": lede.get("date"),
-               "split": None, "fold": fold, "origin": "composed"}
+               "split": None, "fold": fold, "origin": "composed", "lede": where}
         rec.update({t: lede[t] for t in [*tasks, *coded]})
         out.append(rec)
     n_neg = int(round(c.negatives * len(rows))) if n_ledes is None else int(round(c.negatives * n))

@@ -202,6 +202,10 @@ class TrainConfig:
     # multi-label tasks: each label's decision cutoff is the one maximising its validation F1;
     # labels with fewer validation positives than this keep 0.5 (null: 0.5 for every label)
     cutoff_min_positives: int | None = 5
+    # weight of the lede loss: on composed articles, where the lede paragraph is known, minus the
+    # log of the attention the reader gives the lede's sentences is added to the loss, so the
+    # reader learns where the reported event is from the text, not only from its labels (0: off)
+    lede_attention: float = 0.0
 
 
 @dataclass
@@ -459,6 +463,8 @@ def _check(cfg: Config) -> None:
                           f"{cfg.retrain.tolerance}, {cfg.retrain.replay_fraction}")
     if not 1 <= cfg.retrain.replay_weight <= 100:
         raise ConfigError(f"retrain.replay_weight: expected a weight in [1, 100], found {cfg.retrain.replay_weight}")
+    if not 0 <= tr.lede_attention <= 10:
+        raise ConfigError(f"train.lede_attention: expected a loss weight in [0, 10], found {tr.lede_attention}")
     if tr.cutoff_min_positives is not None and tr.cutoff_min_positives < 1:
         raise ConfigError(f"train.cutoff_min_positives: expected >= 1 or null, found {tr.cutoff_min_positives}")
     c = cfg.compose

@@ -51,3 +51,18 @@ def span_loss(tokens: list[torch.Tensor], tags: list[torch.Tensor], pos_weight: 
         return None
     weight = torch.tensor(pos_weight, device=logits.device)
     return F.binary_cross_entropy_with_logits(logits[keep], y[keep].float(), pos_weight=weight)
+
+
+def lede_loss(alpha: torch.Tensor, present: torch.Tensor, sent_article: torch.Tensor, lede: torch.Tensor,
+              n_articles: int) -> torch.Tensor | None:
+    """Minus the log of the attention the reader gives each article's lede sentences, averaged
+    over the articles whose lede is known and read (`lede`: per batch sentence, is it the
+    lede's); None when no article of the batch has one. The shared attention column is the
+    one supervised: it is where the reader looks for the reported event."""
+    on = lede[present]
+    art = sent_article[present]
+    mass = torch.zeros(n_articles, dtype=alpha.dtype, device=alpha.device).index_add_(0, art, alpha[:, 0] * on)
+    has = torch.zeros(n_articles, dtype=torch.long, device=alpha.device).index_add_(0, art, on.long()) > 0
+    if not has.any():
+        return None
+    return -torch.log(mass[has].clamp(min=1e-6)).mean()

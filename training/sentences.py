@@ -24,6 +24,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return out or [(0, len(text or ""))]
 
 
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def paragraph_of(text: str, start: int) -> int:
+    """The number of the paragraph (blank-line separated, as sentence_spans reads them) that
+    holds character `start` of `text`."""
+    return len(PARAGRAPH_BREAK.findall(text, 0, start))
+
+
 def sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)] if text else [text]
 

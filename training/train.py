@@ -121,8 +121,9 @@ def fit_model(cfg: Config, df: pd.DataFrame, spaces: dict[str, LabelSpace], log:
     mentions = actor_mentions(rows, cfg)
     if mentions is not None and cfg.model.transformer.span_disguise > 0:
         rows, mentions = disguised(rows, mentions, cfg, spaces, log)
+    ledes = rows["lede"].tolist() if "lede" in rows else None
     history = trainer.fit(backend, rows["text"].tolist(), encode(rows, cfg, spaces), val["text"].tolist(),
-                          val_gold, cfg.train, log, mentions=mentions)
+                          val_gold, cfg.train, log, mentions=mentions, ledes=ledes)
     if len(val):
         calibrate(backend, cfg, spaces, val["text"].tolist(), val_gold, log)
     return backend, {"n_fit": len(rows), "training": history}

@@ -22,7 +22,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from .config import ConfigError, TrainConfig
 from .evaluate import compute_metrics
 from .labels import LabelSpace
-from .losses import multitask_loss, span_loss
+from .losses import lede_loss, multitask_loss, span_loss
+from .sentences import paragraph_of
 from .transformer import TransformerBackend, article_batch, pack, use_bf16
 
 Log = Callable[[str], None]
@@ -183,9 +184,11 @@ def optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch
 
 
 def train_step(model: nn.Module, b, gold: dict, spaces: dict[str, LabelSpace], weights: dict, opt,
-               bf16: bool, math_attention: bool = True) -> float | None:
+               bf16: bool, math_attention: bool = True, lede: torch.Tensor | None = None,
+               lede_weight: float = 0.0) -> float | None:
     """One optimiser step on one article batch; the loss, or None when no task had gold.
-    `math_attention=False` leaves the attention kernel to torch (benchmarks/train_speed.py)."""
+    `math_attention=False` leaves the attention kernel to torch (benchmarks/train_speed.py);
+    `lede`: per batch sentence, is it its article's lede's (train.lede_attention, `lede_weight`)."""
     device = b.input_ids[0].device
     kernel = training_attention(device) if math_attention else contextlib.nullcontext()
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16), kernel:
@@ -193,6 +196,9 @@ def train_step(model: nn.Module, b, gold: dict, spaces: dict[str, LabelSpace], w
     loss = multitask_loss(out.logits, gold, spaces, weights)
     if b.tags is not None and (sl := span_loss(out.tokens, b.tags)) is not None:
         loss = sl if loss is None else loss + sl
+    if lede_weight and lede is not None and out.alpha is not None and model.reader is not None \
+            and (ll := lede_loss(out.alpha, out.present, b.sent_article, lede, b.n_articles)) is not None:
+        loss = lede_weight * ll if loss is None else loss + lede_weight * ll
     if loss is not None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -211,10 +217,24 @@ def val_score(metrics: dict) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
+def lede_sentences(texts: list[str], spans: list[list[tuple[int, int]]], ledes: list) -> list[np.ndarray]:
+    """Per text, whether each of its sentences (`spans`) is in its lede; `ledes`: per text
+    (first paragraph, paragraphs) of a composed article's lede, or None (all False)."""
+    out = []
+    for text, sp, where in zip(texts, spans, ledes):
+        if isinstance(where, (tuple, list)) and len(where) == 2:
+            first, count = where
+            out.append(np.array([first <= paragraph_of(text, a) < first + count for a, _ in sp], dtype=bool))
+        else:
+            out.append(np.zeros(len(sp), dtype=bool))
+    return out
+
+
 def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: list[str], val_gold: dict,
-        cfg: TrainConfig, log: Log, mentions: list | None = None) -> dict:
+        cfg: TrainConfig, log: Log, mentions: list | None = None, ledes: list | None = None) -> dict:
     """`mentions`: per text, the character spans of its actor's name (spans.row_mentions),
-    for a model with a span head."""
+    for a model with a span head; `ledes`: per text, where a composed article's lede stands
+    (first paragraph, paragraphs) or None, for train.lede_attention."""
     spaces: dict[str, LabelSpace] = backend.spaces
     model, tok = backend.model, backend.tokenizer
     torch.manual_seed(cfg.seed)
@@ -230,6 +250,11 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
             f"{sum(1 for m in mentions if m == []):,} train 'no span'")
     lengths = enc.tokens()
     device = backend.device
+    lede_of = None
+    if cfg.lede_attention and ledes is not None and model.reader is not None:
+        lede_of = lede_sentences(texts, enc.spans, ledes)
+        log(f"lede loss (weight {cfg.lede_attention}): {sum(1 for m in lede_of if m.any()):,} composed articles "
+            "whose lede the reader is taught to read")
     weights = {name: class_weights(space, gold[name], cfg.class_weighting) for name, space in spaces.items()}
     weights = {name: w.to(device) if w is not None else None for name, w in weights.items()}
     steps_per_epoch = len(length_grouped_batches(lengths, cfg.batch_size, np.random.default_rng(0),
@@ -288,7 +313,9 @@ def fit(backend: TransformerBackend, texts: list[str], gold: dict, val_texts: li
             for g, lr in zip(opt.param_groups, peak):
                 g["lr"] = lr * scale
             b = article_batch(enc, idx, tok.pad_token_id, device, headlines=model.headlines)
-            loss = train_step(model, b, _gold_batch(gold, idx, device), spaces, weights, opt, bf16)
+            lede = torch.from_numpy(np.concatenate([lede_of[i] for i in idx])).to(device) if lede_of else None
+            loss = train_step(model, b, _gold_batch(gold, idx, device), spaces, weights, opt, bf16,
+                              lede=lede, lede_weight=cfg.lede_attention)
             step += 1
             if loss is not None:
                 running, seen = running + loss, seen + 1
