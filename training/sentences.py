@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n\s*\n")
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line: it always ends a sentence too
+_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|" + PARAGRAPH_BREAK.pattern)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -22,9 +23,6 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if trail > lead:
             out.append((a + lead, a + trail))
     return out or [(0, len(text or ""))]
-
-
-PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def paragraph_of(text: str, start: int) -> int:

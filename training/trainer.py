@@ -188,7 +188,8 @@ def train_step(model: nn.Module, b, gold: dict, spaces: dict[str, LabelSpace], w
                lede_weight: float = 0.0) -> float | None:
     """One optimiser step on one article batch; the loss, or None when no task had gold.
     `math_attention=False` leaves the attention kernel to torch (benchmarks/train_speed.py);
-    `lede`: per batch sentence, is it its article's lede's (train.lede_attention, `lede_weight`)."""
+    `lede`: per batch sentence, is it its article's lede's (given only to a model with the
+    article reader; its loss counts `lede_weight` times, train.lede_attention)."""
     device = b.input_ids[0].device
     kernel = training_attention(device) if math_attention else contextlib.nullcontext()
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16), kernel:
@@ -196,8 +197,7 @@ def train_step(model: nn.Module, b, gold: dict, spaces: dict[str, LabelSpace], w
     loss = multitask_loss(out.logits, gold, spaces, weights)
     if b.tags is not None and (sl := span_loss(out.tokens, b.tags)) is not None:
         loss = sl if loss is None else loss + sl
-    if lede_weight and lede is not None and out.alpha is not None and model.reader is not None \
-            and (ll := lede_loss(out.alpha, out.present, b.sent_article, lede, b.n_articles)) is not None:
+    if lede is not None and (ll := lede_loss(out.alpha, out.present, b.sent_article, lede, b.n_articles)) is not None:
         loss = lede_weight * ll if loss is None else loss + lede_weight * ll
     if loss is not None:
         loss.backward()
