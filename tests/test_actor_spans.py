@@ -325,6 +325,17 @@ def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
     assert on.unattributed("Unidentified gunmen shot dead two police officers in Quetta.")
     # a background paragraph's claim of another attack does not attribute this one
     assert on.unattributed("No group has claimed the bombing. In March, the Taliban claimed a raid nearby.")
+    # ... nor one whose paragraph dated it earlier, past the lede; the lede's own paragraph is the event's
+    later = ("A bomb killed seven people on a bus in northern Benin. No group claimed responsibility.\n\n"
+             "In January, JNIM fighters attacked an army outpost. JNIM claimed that assault a day later.")
+    assert on.unattributed(later)
+    assert not on.unattributed(later.replace("\n\nIn January", " In January"))
+    assert not on.unattributed("Headline on the bus bomb\n\n" + later.replace("\n\nIn January", " In January"))
+    # "not clear who was behind it" says nobody is known, it attributes nothing
+    unclear = "A roadside bomb wounded four officers. It was not clear who was behind the blast, and no group claimed it."
+    assert on.unattributed(unclear)
+    assert not on.unattributed(unclear + " Police later blamed the Dniester Front.")
+    assert on.unattributed("A drone killed three men. No government or group claimed it.")
     off = ActorLinker({}, ["Taliban", "Unidentified", "Other"], {})  # models trained before the rule
     assert off.answer(closed, unclaimed, [], [], evidence=False)["label"] == "Taliban"
 

@@ -18,7 +18,7 @@ from .config import TransformerConfig
 from .errors import SecnewsError
 from .labels import LabelSpace
 from .places import country_of, read_places
-from .sentences import sentence_spans
+from .sentences import PARAGRAPH_BREAK, headline_end, paragraph_of, sentence_spans
 from .spans import ACRONYM, Span, mention_pattern
 from .taxonomy import ActorNormalizer, StateForces
 
@@ -77,9 +77,10 @@ ATTRIBUTES = re.compile(r"\b(?:claim\w*|blam\w*|responsib\w*|behind|accus\w*|sus
                         r"carried\s+out|hallmarks?|loyal\s+to|linked\s+to|allied\s+to|affiliated|involv\w*|"
                         r"perpetrat\w*|speculat\w*|believed)\b",
                         re.IGNORECASE)
-# an article saying nobody claimed the event, or that unknown people did it
-UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+)?group|one|organi[sz]ation|faction|party)\b[^.;]{0,40}?\b"
+# an article saying nobody claimed the event, that it is not clear who did, or that unknown people did it
+UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+(?:or\s+)?)?group|one|organi[sz]ation|faction|party)\b[^.;]{0,40}?\b"
                        r"(?:claim\w*|responsib\w*)|nobody\b[^.;]{0,20}?\bclaim\w*|"
+                       r"(?:not|un)\s*(?:immediately\s+)?clear\s+who|"
                        r"(?:has|have|had|was|were)\s+(?:yet\s+)?(?:not|n['’]t)\s+(?:yet\s+)?(?:been\s+)?claimed|"
                        r"unclaimed|(?:unidentified|unknown)\s+(?:gunmen|assailants|attackers|men|armed\s+\w+|militants|"
                        r"perpetrators|group)|(?:gunmen|attackers|assailants)\s+"
@@ -96,8 +97,23 @@ DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved|ruled\s+out|
 # since last year" attributes this event (news_dev, README session 20)
 ELSEWHEN = re.compile(r"\b(?:in\s+(?:(?:early|late|mid)[\s-]+)?(?:january|february|march|april|may|june|july|"
                       r"august|september|october|november|december|\d{4})|in\s+the\s+past|in\s+previous|"
+                      r"last\s+(?:spring|summer|autumn|fall|winter)|"
                       r"(?:has|have)\s+(?:long|often|frequently|routinely|repeatedly)|(?:often|frequently)\s+blam\w*)\b",
                       re.IGNORECASE)
+
+
+def dated_before(text: str, start: int) -> bool:
+    """Whether, past the lede, an earlier sentence of the paragraph holding character `start`
+    dated its story elsewhere (ELSEWHEN): "In January, JNIM fighters attacked an army outpost
+    ... JNIM claimed that assault a day later" attributes January's attack. The lede's own
+    paragraph tells the event, whatever it compares the event with."""
+    title = headline_end(text)
+    if paragraph_of(text, start) <= paragraph_of(text, title) + (title > 0):
+        return False
+    opens = max((m.end() for m in PARAGRAPH_BREAK.finditer(text, 0, start)), default=0)
+    return ELSEWHEN.search(text, opens, start) is not None
+
+
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
 
@@ -477,7 +493,7 @@ class ActorLinker:
             if c.weight < self.attention:
                 a, b = next(((a, b) for a, b in bounds if a <= c.start < b), (c.start, c.end))
                 said = text[a:b]
-                if not ATTRIBUTES.search(said) or DENIES.search(said) or ELSEWHEN.search(said):
+                if not ATTRIBUTES.search(said) or DENIES.search(said) or ELSEWHEN.search(said) or dated_before(text, a):
                     continue
             keep.append(c)
         return keep
@@ -500,7 +516,8 @@ class ActorLinker:
             return False
         for a, b in bounds or sentence_spans(text):
             said = UNCLAIMED_CLAUSE.sub(" ", text[a:b])  # "no group claimed responsibility" up to "but"
-            if ATTRIBUTES.search(said) and not DENIES.search(said) and not ELSEWHEN.search(said):
+            if ATTRIBUTES.search(said) and not DENIES.search(said) and not ELSEWHEN.search(said) \
+                    and not dated_before(text, a):
                 return False
         return True
 
