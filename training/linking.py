@@ -108,10 +108,18 @@ def dated_before(text: str, start: int) -> bool:
     ... JNIM claimed that assault a day later" attributes January's attack. The lede's own
     paragraph tells the event, whatever it compares the event with."""
     title = headline_end(text)
-    if paragraph_of(text, start) <= paragraph_of(text, title) + (title > 0):
+    opens = [m.end() for m in PARAGRAPH_BREAK.finditer(text, 0, start)]  # one per paragraph before this one
+    if len(opens) <= paragraph_of(text, title) + (title > 0):
         return False
-    opens = max((m.end() for m in PARAGRAPH_BREAK.finditer(text, 0, start)), default=0)
-    return ELSEWHEN.search(text, opens, start) is not None
+    return ELSEWHEN.search(text, opens[-1], start) is not None
+
+
+def says_who(said: str, text: str, start: int) -> bool:
+    """Whether a sentence (`said`, standing at `start` of `text`) attributes the article's own
+    event: an attribution word (ATTRIBUTES), no denial (DENIES), not dated elsewhere by itself
+    (ELSEWHEN) or by an earlier sentence of its paragraph (dated_before)."""
+    return bool(ATTRIBUTES.search(said)) and not DENIES.search(said) and not ELSEWHEN.search(said) \
+        and not dated_before(text, start)
 
 
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
@@ -493,7 +501,7 @@ class ActorLinker:
             if c.weight < self.attention:
                 a, b = next(((a, b) for a, b in bounds if a <= c.start < b), (c.start, c.end))
                 said = text[a:b]
-                if not ATTRIBUTES.search(said) or DENIES.search(said) or ELSEWHEN.search(said) or dated_before(text, a):
+                if not says_who(said, text, a):
                     continue
             keep.append(c)
         return keep
@@ -516,8 +524,7 @@ class ActorLinker:
             return False
         for a, b in bounds or sentence_spans(text):
             said = UNCLAIMED_CLAUSE.sub(" ", text[a:b])  # "no group claimed responsibility" up to "but"
-            if ATTRIBUTES.search(said) and not DENIES.search(said) and not ELSEWHEN.search(said) \
-                    and not dated_before(text, a):
+            if says_who(said, text, a):
                 return False
         return True
 
