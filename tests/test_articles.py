@@ -231,6 +231,32 @@ def test_the_lede_loss_is_minus_the_log_of_the_ledes_attention():
         load_config(CONFIGS / "default.yaml", overrides=["train.lede_attention=-1"])
 
 
+def test_a_reader_split_for_listed_tasks_only_gives_those_their_own_attention(tmp_path):
+    """reader_per_task: [target]: the target reads with a column of its own, the other tasks
+    share column 0 (the one the lede loss supervises); the split survives save and load, and a
+    name that is not a task is refused naming the field."""
+    encoder = make_tiny_bert(tmp_path / "bert", VOCAB)
+    spaces = {k: LabelSpace.from_dict(v.to_dict()) for k, v in SPACES.items()}
+    cfg = TransformerConfig(encoder=str(encoder), max_length=48, stride=8, pooling="attention",
+                            reader_per_task=["target"])
+    backend = build(cfg, spaces, seed=0)
+    order = list(spaces)
+    assert [backend.model.reader_of(i) for i in range(len(order))] == [1 if t == "target" else 0 for t in order]
+    with torch.no_grad():  # training moves the target's column off the shared one; here, by hand
+        backend.model.reader.task_score.weight[1].normal_()
+    texts = [long_article(), LEDES[2][0] + "\n\n" + FILLER[0]]
+    before = backend.predict_proba(texts)
+    backend.save(tmp_path / "model")
+    again = TransformerBackend.load(tmp_path / "model", backend.cfg, backend.spaces)
+    assert again.model.reader.task_score.weight.shape[0] == 2
+    for name, p in again.predict_proba(texts).items():
+        np.testing.assert_allclose(before[name], p, atol=1e-5)
+    with pytest.raises(SecnewsError, match="reader_per_task: 'targets' is not a task"):
+        build(TransformerConfig(encoder=str(encoder), pooling="attention", reader_per_task=["targets"]), spaces, seed=0)
+    assert load_config(CONFIGS / "default.yaml",
+                       overrides=["model.transformer.reader_per_task=[target]"]).model.transformer.reader_per_task == ["target"]
+
+
 def test_fit_temperature_softens_overconfident_scores():
     space = LabelSpace("e", "single", ["a", "b"])
     rng = np.random.default_rng(0)

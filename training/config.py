@@ -101,8 +101,9 @@ class TransformerConfig:
     pooling: Literal["mean", "attention"] = "mean"
     positions: int = 16  # sentence positions the reader tells apart (later sentences share the last)
     # attention: one attention per task (each task reads the sentences that tell it most)
-    # instead of one shared by all; false for models trained before it
-    reader_per_task: bool = False
+    # instead of one shared by all; a list of task names: only those read with their own, the
+    # others share one; false for models trained before it
+    reader_per_task: bool | list[str] = False
     # attention: a headline (a title read before the body, sentences.headline_end) gets a
     # position of its own and the body is counted from its lede; false for models trained before it
     headline_position: bool = False

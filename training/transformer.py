@@ -225,7 +225,7 @@ class ReadOut:
 
 class MultiTaskModel(nn.Module):
     def __init__(self, encoder: nn.Module, spaces: dict[str, LabelSpace], dropout: float = 0.1,
-                 pooling: str = "mean", positions: int = 16, span: bool = False, per_task: bool = False,
+                 pooling: str = "mean", positions: int = 16, span: bool = False, per_task: bool | list[str] = False,
                  headline: bool = False):
         super().__init__()
         self.encoder = encoder
@@ -233,7 +233,8 @@ class MultiTaskModel(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(s.labels)) for name, s in spaces.items()})
         self.pooling = pooling
-        self.reader = SentenceAttention(hidden, positions, outputs=len(spaces) if per_task else 1, headline=headline) \
+        self.columns = reader_columns(list(spaces), per_task)
+        self.reader = SentenceAttention(hidden, positions, outputs=max(self.columns) + 1, headline=headline) \
             if pooling == "attention" else None
         # token-level: is this token part of the name of the group the text says is behind it?
         self.span = nn.Linear(hidden, 1) if span else None
@@ -298,7 +299,16 @@ class MultiTaskModel(nn.Module):
 
     def reader_of(self, task: int) -> int:
         """The attention column task number `task` (in head order) reads with."""
-        return task if self.reader is not None and self.reader.task_score is not None else 0
+        return self.columns[task] if self.reader is not None else 0
+
+
+def reader_columns(tasks: list[str], per_task: bool | list[str]) -> list[int]:
+    """Per task (in head order), the attention column it reads with: all 0 (one shared
+    reader); true: one each; a list of names: those one each after the shared column 0."""
+    if per_task is True:
+        return list(range(len(tasks)))
+    own = list(per_task or [])
+    return [own.index(t) + 1 if t in own else 0 for t in tasks]
 
 
 def probabilities(logits: dict[str, torch.Tensor], spaces: dict[str, LabelSpace]) -> dict[str, np.ndarray]:
@@ -796,6 +806,9 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
         raise SecnewsError("model.transformer.span_task needs pooling: attention (the span head reads the article's windows)")
     if cfg.reader_per_task and cfg.pooling != "attention":
         raise SecnewsError("model.transformer.reader_per_task needs pooling: attention (it splits the sentence reader per task)")
+    if isinstance(cfg.reader_per_task, list) and (unknown := sorted(set(cfg.reader_per_task) - set(spaces))):
+        raise SecnewsError(f"model.transformer.reader_per_task: {', '.join(map(repr, unknown))} is not a task of this "
+                         f"config ({', '.join(spaces)})")
     if cfg.headline_position and cfg.pooling != "attention":
         raise SecnewsError("model.transformer.headline_position needs pooling: attention (a position of the sentence reader)")
     model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions,
