@@ -152,6 +152,14 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(t3, [span("Niger's")]) is None
     assert linker.choose(t3, [span("Moldova's Russian-backed")]) is None
     assert linker.name("Tajik forces", "") == ("Military Forces of Tajikistan", False)
+    # and a bare role word read alone takes the country written right before it
+    t7 = "Officials blamed Myanmar's military for the gas. The Burmese army denied it. Sri Lanka's army left. In Kivu police fled."
+    role = lambda w, at=0: Span(t7.index(w, at), t7.index(w, at) + len(w), 0.9)
+    assert linker.choose(t7, [role("military")]).text(t7) == "Myanmar's military"
+    assert linker.name(linker.choose(t7, [role("military")]).text(t7), t7) == ("Military Forces of Myanmar", False)
+    assert linker.choose(t7, [role("army")]).text(t7) == "Burmese army"
+    assert linker.choose(t7, [role("army", t7.index("Sri"))]).text(t7) == "Sri Lanka's army"
+    assert linker.with_country(t7, role("police")).text(t7) == "police"  # Kivu is no country
     # what a span takes in front of a name: descriptor words ending in an article, a country's possessive
     t6 = "The Northern Hills Front (NHF) struck. Chad's NHF and the Lake Militia said so."
     assert linker.name("insurgent faction, the Northern Hills Front", t6) == ("Northern Hills Front", False)

@@ -59,6 +59,8 @@ UNCLOSED = re.compile(r"\s*\([^()]*$")  # "Kalay Valley Revolutionary Force (KVR
 MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|militia|militias|militiamen|fighters|militants|soldiers|"
                      r"troops|members|gunmen|units?)$", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
+# up to three capitalised words, possessive or not, ending right where a span starts
+COUNTRY_BEFORE = re.compile(r"\b([A-Z][\w\-]*(?: [A-Z][\w\-]*){0,2})(?:['’]s)? $")
 POSSESSOR = re.compile(r"^((?:[\w\-]+\s+)?[\w\-]+)['’]s\s+(?=\S)")  # "Sudan's ", "South Sudan's "
 # the dateline that opens wire copy: a town in capitals, a comma ("KISMAYO, Somalia, Aug 17 ...")
 DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
@@ -369,8 +371,7 @@ class ActorLinker:
         role = self.states.role_of(name)
         if role is None:
             return None
-        country = (country_of(text, self.places) if self.places else None) or (
-            self.prior_country(closed_proba) if closed_proba is not None else None)
+        country = self.country_of(text) or (self.prior_country(closed_proba) if closed_proba is not None else None)
         return f"{role.capitalize()} Forces of {country}" if country else None
 
     def known_inside(self, name: str) -> str | None:
@@ -450,9 +451,11 @@ class ActorLinker:
 
     def with_role(self, text: str, span: Span) -> Span:
         """"Ukrainian" (or "Sudan's") followed by "forces" ("army") in the text: the span takes
-        the role word."""
+        the role word; a role word after a country's possessive or nationality ("blamed
+        Myanmar's military"), the country: it says whose force it is, where the places the
+        text names may not (a country training never saw)."""
         if POSSESSIVE.sub("", span.text(text).strip()).lower() not in self.states.by_word:
-            return span
+            return self.with_country(text, span)
         rest = text[span.end:span.end + 40].lower()
         for words in self.states.roles.values():
             for w in words:
@@ -460,6 +463,32 @@ class ActorLinker:
                 if m:
                     return Span(span.start, span.end + m.end(), span.score)
         return span
+
+    def with_country(self, text: str, span: Span) -> Span:
+        """A span that ends a role word ("military", "forces" of "armed forces"), widened over
+        the role's words and the country's possessive or nationality written right before them
+        (up to three capitalised words: "Sri Lanka's army")."""
+        low = text[:span.end].lower()
+        for w in self.role_words:  # longest first: "armed forces" before "forces"
+            start = span.end - len(w)
+            if start > span.start or not low.endswith(w) or (start and text[start - 1].isalnum()):
+                continue
+            before = COUNTRY_BEFORE.search(text, max(0, start - 48), start)
+            words = before.group(1).split() if before else []
+            for k in range(len(words)):  # longest first: "South Sudan's" before "Sudan's"
+                if " ".join(words[k:]).lower() in self.states.by_word:
+                    return Span(before.start(1) + len(" ".join(words[:k])) + (1 if k else 0), span.end, span.score)
+            return span
+        return span
+
+    @functools.cached_property
+    def role_words(self) -> list[str]:
+        return sorted({w.lower() for ws in self.states.roles.values() for w in ws}, key=len, reverse=True)
+
+    def country_of(self, text: str) -> str | None:
+        """Where a text's state force belongs when the text does not say whose it is: the
+        country its place words point to (learnt at training time), else the one it names."""
+        return (country_of(text, self.places) if self.places else None) or self.states.named_country(text)
 
     def named(self, text: str, span: Span, closed_proba=None) -> dict:
         """What the span head decided: the linked name, its score, whether it is known, where."""
@@ -557,8 +586,8 @@ class ActorLinker:
         others = [r for r in self.states.roles if r != role and self._says(text, self.states.roles[r])]
         if others and not self._says(text, self.states.roles.get(role, [])):
             role = others[0]
-        if self.places and not self._says(text, self.states.countries.get(country, [country])):
-            country = country_of(text, self.places) or country
+        if not self._says(text, self.states.countries.get(country, [country])):
+            country = self.country_of(text) or country
         moved = f"{role.capitalize()} Forces of {country}"
         return moved if (role, country) != parsed else None
 

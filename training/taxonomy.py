@@ -3,6 +3,7 @@ this module only knows how to apply each kind of rule."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -104,6 +105,23 @@ class StateForces:
         rest = m.group(2).lower()
         country = next((c for c in self._names if rest == c.lower() or rest.startswith(c.lower() + " ")), None)
         return (m.group(1).lower(), country) if country and m.group(1).lower() in self.roles else None
+
+    @cached_property
+    def _country_words(self) -> re.Pattern | None:
+        words = sorted({w for ws in self.countries.values() for w in ws}, key=len, reverse=True)
+        return re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, words))) if words else None
+
+    def named_country(self, text: str) -> str | None:
+        """The country a text names by its own name or nationality, written with its capitals
+        ("Myanmar", "Burmese"): the most named one, when it is named at least three times as
+        often as any other; None when it names none or several alike."""
+        if self._country_words is None:
+            return None
+        votes = Counter(self.by_word[m.group(0).lower()] for m in self._country_words.finditer(text))
+        if not votes:
+            return None
+        (country, k), *rest = votes.most_common()
+        return country if not rest or k >= 3 * rest[0][1] else None
 
     def variants(self, role: str, country: str) -> list[str]:
         return [f"{w} {r}" for w in self.countries.get(country, [country]) for r in self.roles.get(role, [])]
