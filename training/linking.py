@@ -371,7 +371,10 @@ class ActorLinker:
         role = self.states.role_of(name)
         if role is None:
             return None
-        country = self.country_of(text) or (self.prior_country(closed_proba) if closed_proba is not None else None)
+        # the places the text names (learnt at training time), else the country it names itself,
+        # else the closed head's guess: a bare role word has no country of its own to keep
+        country = (country_of(text, self.places) if self.places else None) or self.states.named_country(text) or (
+            self.prior_country(closed_proba) if closed_proba is not None else None)
         return f"{role.capitalize()} Forces of {country}" if country else None
 
     def known_inside(self, name: str) -> str | None:
@@ -485,11 +488,6 @@ class ActorLinker:
     def role_words(self) -> list[str]:
         return sorted({w.lower() for ws in self.states.roles.values() for w in ws}, key=len, reverse=True)
 
-    def country_of(self, text: str) -> str | None:
-        """Where a text's state force belongs when the text does not say whose it is: the
-        country its place words point to (learnt at training time), else the one it names."""
-        return (country_of(text, self.places) if self.places else None) or self.states.named_country(text)
-
     def named(self, text: str, span: Span, closed_proba=None) -> dict:
         """What the span head decided: the linked name, its score, whether it is known, where."""
         label, known = self.name(span.text(text), text, closed_proba)
@@ -586,8 +584,10 @@ class ActorLinker:
         others = [r for r in self.states.roles if r != role and self._says(text, self.states.roles[r])]
         if others and not self._says(text, self.states.roles.get(role, [])):
             role = others[0]
-        if not self._says(text, self.states.countries.get(country, [country])):
-            country = self.country_of(text) or country
+        # the text's place words only: a country it merely names is often a background story's
+        # (composed validation: Kenya's police moved to Nepal by a paragraph on its landslides)
+        if self.places and not self._says(text, self.states.countries.get(country, [country])):
+            country = country_of(text, self.places) or country
         moved = f"{role.capitalize()} Forces of {country}"
         return moved if (role, country) != parsed else None
 
