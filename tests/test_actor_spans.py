@@ -408,6 +408,19 @@ def test_places_learnt_from_notes_name_the_country():
     assert country_of("A police officer shot a man in Narok County.", table) == "Kenya"
     assert country_of("Talks in Narok and Kumasi.", table) is None  # the places disagree
     assert country_of("Nothing known here.", table) is None
+    # a bare role word is placed by the places, else by the country the text names; the closed
+    # head's state force is moved by the places only (a named country may be a background story's)
+    from pathlib import Path
+
+    from secnews.training.taxonomy import Taxonomy
+
+    linker = ActorLinker({}, ["Police Forces of Kenya", "Other"], {}, states=Taxonomy(
+        Path(__file__).parents[1] / "configs" / "taxonomy").states, places=table)
+    nepal = "Police beat a reporter. Landslides killed 14 in Nepal's hills; Nepal's army searched for the missing."
+    assert linker.placed_role("Police", nepal) == "Police Forces of Nepal"
+    assert linker.placed_role("Police", nepal + " In Narok the roads closed.") == "Police Forces of Kenya"
+    assert linker.placed("Police Forces of Kenya", nepal) is None
+    assert linker.placed("Police Forces of Ghana", "Police beat a reporter in Narok.") == "Police Forces of Kenya"
 
 
 def test_a_weak_name_span_answers_only_where_the_closed_head_says_other():
