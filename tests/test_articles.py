@@ -253,6 +253,9 @@ def test_a_reader_split_for_listed_tasks_only_gives_those_their_own_attention(tm
         np.testing.assert_allclose(before[name], p, atol=1e-5)
     with pytest.raises(SecnewsError, match="reader_per_task: 'targets' is not a task"):
         build(TransformerConfig(encoder=str(encoder), pooling="attention", reader_per_task=["targets"]), spaces, seed=0)
+    with pytest.raises(SecnewsError, match="reader_per_task: a task is listed twice"):
+        build(TransformerConfig(encoder=str(encoder), pooling="attention", reader_per_task=["target", "target"]),
+              spaces, seed=0)
     assert load_config(CONFIGS / "default.yaml",
                        overrides=["model.transformer.reader_per_task=[target]"]).model.transformer.reader_per_task == ["target"]
 

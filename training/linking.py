@@ -471,10 +471,10 @@ class ActorLinker:
         """A span that ends a role word ("military", "forces" of "armed forces"), widened over
         the role's words and the country's possessive or nationality written right before them
         (up to three capitalised words: "Sri Lanka's army")."""
-        low = text[:span.end].lower()
+        low = text[max(0, span.end - 48):span.end].lower()  # the longest role word is far shorter
         for w in self.role_words:  # longest first: "armed forces" before "forces"
             start = span.end - len(w)
-            if start > span.start or not low.endswith(w) or (start and text[start - 1].isalnum()):
+            if start > span.start or not low.endswith(w) or (start > 0 and text[start - 1].isalnum()):
                 continue
             before = COUNTRY_BEFORE.search(text, max(0, start - 48), start)
             words = before.group(1).split() if before else []

@@ -809,6 +809,9 @@ def build(cfg: TransformerConfig, spaces: dict[str, LabelSpace], seed: int) -> T
     if isinstance(cfg.reader_per_task, list) and (unknown := sorted(set(cfg.reader_per_task) - set(spaces))):
         raise SecnewsError(f"model.transformer.reader_per_task: {', '.join(map(repr, unknown))} is not a task of this "
                          f"config ({', '.join(spaces)})")
+    if isinstance(cfg.reader_per_task, list) and len(set(cfg.reader_per_task)) < len(cfg.reader_per_task):
+        raise SecnewsError(f"model.transformer.reader_per_task: a task is listed twice in {cfg.reader_per_task} "
+                         "(each listed task gets one attention column)")
     if cfg.headline_position and cfg.pooling != "attention":
         raise SecnewsError("model.transformer.headline_position needs pooling: attention (a position of the sentence reader)")
     model = MultiTaskModel(encoder, spaces, cfg.dropout, cfg.pooling, cfg.positions,
