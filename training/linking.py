@@ -59,8 +59,8 @@ UNCLOSED = re.compile(r"\s*\([^()]*$")  # "Kalay Valley Revolutionary Force (KVR
 MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|militia|militias|militiamen|fighters|militants|soldiers|"
                      r"troops|members|gunmen|units?)$", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
-# up to three capitalised words, possessive or not, ending right where a span starts
-COUNTRY_BEFORE = re.compile(r"\b([A-Z][\w\-]*(?: [A-Z][\w\-]*){0,2})(?:['’]s)? $")
+# a capitalised word's start, but not an article's ("The Burmese army": the name starts after it)
+WORD_START = re.compile(r"\b(?!The\b)[A-Z]")
 POSSESSOR = re.compile(r"^((?:[\w\-]+\s+)?[\w\-]+)['’]s\s+(?=\S)")  # "Sudan's ", "South Sudan's "
 # the dateline that opens wire copy: a town in capitals, a comma ("KISMAYO, Somalia, Aug 17 ...")
 DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
@@ -468,25 +468,13 @@ class ActorLinker:
         return span
 
     def with_country(self, text: str, span: Span) -> Span:
-        """A span that ends a role word ("military", "forces" of "armed forces"), widened over
-        the role's words and the country's possessive or nationality written right before them
-        (up to three capitalised words: "Sri Lanka's army")."""
-        low = text[max(0, span.end - 48):span.end].lower()  # the longest role word is far shorter
-        for w in self.role_words:  # longest first: "armed forces" before "forces"
-            start = span.end - len(w)
-            if start > span.start or not low.endswith(w) or (start > 0 and text[start - 1].isalnum()):
-                continue
-            before = COUNTRY_BEFORE.search(text, max(0, start - 48), start)
-            words = before.group(1).split() if before else []
-            for k in range(len(words)):  # longest first: "South Sudan's" before "Sudan's"
-                if " ".join(words[k:]).lower() in self.states.by_word:
-                    return Span(before.start(1) + len(" ".join(words[:k])) + (1 if k else 0), span.end, span.score)
-            return span
+        """A span that ends a role word ("military", "forces" of "armed forces"), widened back
+        to the country's possessive or nationality written right before the role ("blamed
+        Myanmar's military", "Sri Lanka's army"): the widest stretch StateForces.compose reads."""
+        for m in WORD_START.finditer(text, max(0, span.start - 48), span.start):
+            if self.states.compose(text[m.start():span.end]):
+                return Span(m.start(), span.end, span.score)
         return span
-
-    @functools.cached_property
-    def role_words(self) -> list[str]:
-        return sorted({w.lower() for ws in self.states.roles.values() for w in ws}, key=len, reverse=True)
 
     def named(self, text: str, span: Span, closed_proba=None) -> dict:
         """What the span head decided: the linked name, its score, whether it is known, where."""

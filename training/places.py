@@ -52,7 +52,12 @@ def learn_places(texts: list[str], countries: list, min_rows: int = MIN_ROWS, pu
 def country_of(text: str, table: dict[str, str]) -> str | None:
     """The one country the text's known place words point to; None when they point to none
     or disagree (a note about Kenya's police in Somalia names both)."""
-    votes = Counter(table[w] for w in place_words(text) if w in table)
+    return dominant(Counter(table[w] for w in place_words(text) if w in table))
+
+
+def dominant(votes: Counter) -> str | None:
+    """The country with the most votes, when it has at least three times as many as any
+    other; None when there are none or several come close."""
     if not votes:
         return None
     (country, k), *rest = votes.most_common()

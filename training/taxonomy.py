@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .errors import SecnewsError
+from .places import dominant
 
 
 class TaxonomyError(SecnewsError):
@@ -117,11 +118,7 @@ class StateForces:
         often as any other; None when it names none or several alike."""
         if self._country_words is None:
             return None
-        votes = Counter(self.by_word[m.group(0).lower()] for m in self._country_words.finditer(text))
-        if not votes:
-            return None
-        (country, k), *rest = votes.most_common()
-        return country if not rest or k >= 3 * rest[0][1] else None
+        return dominant(Counter(self.by_word[m.group(0).lower()] for m in self._country_words.finditer(text)))
 
     def variants(self, role: str, country: str) -> list[str]:
         return [f"{w} {r}" for w in self.countries.get(country, [country]) for r in self.roles.get(role, [])]
