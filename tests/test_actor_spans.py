@@ -188,6 +188,16 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.known_inside("Nasr al-Islam wal Muslimin (JNIM) cells") == "JNIM"
     assert linker.known_inside("Islamic Statehood Party") is None  # not inside a longer word
     assert linker.known_inside("ISIS fighters") is None  # "IS" is too short to count inside
+    # a span inside a known name's written form takes the whole form, in all-caps copy too
+    linker = ActorLinker({"aliases": {"FMLN": ["Farabundo Marti National Liberation Front"]}}, ["FMLN", "Other"], {},
+                         states=states)
+    t8 = "SAN SALVADOR, 12 JAN 90 -- MEMBERS OF THE FARABUNDO MARTI NATIONAL LIBERATION FRONT FIRED ON A POST."
+    part = lambda w: Span(t8.index(w), t8.index(w) + len(w), 0.9)
+    for w in ("FARABUNDO", "MARTI NATIONAL LIBERATION FRONT"):
+        chosen = linker.choose(t8, [part(w)])
+        assert chosen.text(t8) == "FARABUNDO MARTI NATIONAL LIBERATION FRONT"
+        assert linker.name(chosen.text(t8), t8) == ("FMLN", True)
+    assert linker.with_known(t8, part("POST")).text(t8) == "POST"  # no known name around it
 
 
 def test_registry_grows_without_retraining(tmp_path, monkeypatch):

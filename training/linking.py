@@ -124,6 +124,7 @@ def says_who(said: str, text: str, start: int) -> bool:
         and not dated_before(text, start)
 
 
+KNOWN_REACH = 90  # how far around a span a known name holding it is looked for (the longest form: 82 characters)
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
 
@@ -406,6 +407,7 @@ class ActorLinker:
             span = self.with_role(text, span)
             if mixed:
                 span = proper_noun(text, span)
+            span = self.with_known(text, span)
             words = [w.lower() for w in WORD.findall(span.text(text))]
             if not words or all(w in GENERIC for w in words):
                 continue
@@ -466,6 +468,25 @@ class ActorLinker:
                 if m:
                     return Span(span.start, span.end + m.end(), span.score)
         return span
+
+    @functools.cached_property
+    def _known_pattern(self) -> re.Pattern | None:
+        return mention_pattern(list(self._forms))
+
+    def with_known(self, text: str, span: Span) -> Span:
+        """A span inside a written form of a known actor takes the whole form ("FARABUNDO" of
+        "FARABUNDO MARTI NATIONAL LIBERATION FRONT"): the span head is often sure of one word of
+        a name and not of the rest, and in all-caps copy (MUC-3/4) no capital shows where the
+        name ends (proper_noun)."""
+        if self._known_pattern is None:
+            return span
+        a, b = max(0, span.start - KNOWN_REACH), min(len(text), span.end + KNOWN_REACH)
+        around = [m for m in self._known_pattern.finditer(text, a, b)
+                  if m.start() <= span.start and span.end <= m.end() and m.end() - m.start() > span.end - span.start]
+        if not around:
+            return span
+        m = max(around, key=lambda m: m.end() - m.start())
+        return Span(m.start(), m.end(), span.score, span.weight)
 
     def with_country(self, text: str, span: Span) -> Span:
         """A span that ends a role word ("military", "forces" of "armed forces"), widened back
