@@ -50,14 +50,19 @@ def score(model, names: Names, texts: list[str], golds: list[str], label: str, v
     for value in values:
         setattr(model.linker, attr, value)
         hits: dict[str, list[bool]] = {"named": [], "unidentified": [], "category": []}
+        said_unidentified = []  # per answer "Unidentified": whether the gold is too (its precision)
         for i, gold in enumerate(golds):
             closed = model._single(proba["actor"][i], space, {k: v[i] for k, v in decided["actor"].items()}, None)
             answer = model.linker.answer(closed, texts[i], candidates[i], spans[i], False, proba["actor"][i])
             kind = "unidentified" if gold == "Unidentified" else "category" if gold in CATEGORIES else "named"
             hits[kind].append(names.same(answer["label"], gold))
+            if answer["label"] == "Unidentified":
+                said_unidentified.append(gold == "Unidentified")
         every = sum(hits.values(), [])
         out[str(value)] = {**{k: {"accuracy": round(float(np.mean(v)), 4), "n": len(v)} for k, v in hits.items() if v},
-                           "all": round(float(np.mean(every)), 4)}
+                           "all": round(float(np.mean(every)), 4),
+                           "unidentified_precision": {"precision": round(float(np.mean(said_unidentified)), 4)
+                                                      if said_unidentified else None, "n": len(said_unidentified)}}
         print(label, value, out[str(value)], file=sys.stderr, flush=True)
     return out
 
