@@ -152,6 +152,9 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(t3, [span("Niger's")]) is None
     assert linker.choose(t3, [span("Moldova's Russian-backed")]) is None
     assert linker.name("Tajik forces", "") == ("Military Forces of Tajikistan", False)
+    # coders write some countries with "the"
+    assert linker.name("The Philippine army", "") == ("Military Forces of the Philippines", False)
+    assert states.parse("Military Forces of the Philippines") == ("military", "Philippines")
     # and a bare role word read alone takes the country written right before it
     t7 = "Officials blamed Myanmar's military for the gas. The Burmese army denied it. Sri Lanka's army left. In Kivu police fled."
     role = lambda w, at=0: Span(t7.index(w, at), t7.index(w, at) + len(w), 0.9)

@@ -376,7 +376,7 @@ class ActorLinker:
         # else the closed head's guess: a bare role word has no country of its own to keep
         country = (country_of(text, self.places) if self.places else None) or self.states.named_country(text) or (
             self.prior_country(closed_proba) if closed_proba is not None else None)
-        return f"{role.capitalize()} Forces of {country}" if country else None
+        return self.states.name(role, country) if country else None
 
     def known_inside(self, name: str) -> str | None:
         """The longest known name or alias written inside a longer span ("Islamist militant
@@ -597,7 +597,7 @@ class ActorLinker:
         # (composed validation: Kenya's police moved to Nepal by a paragraph on its landslides)
         if self.places and not self._says(text, self.states.countries.get(country, [country])):
             country = country_of(text, self.places) or country
-        moved = f"{role.capitalize()} Forces of {country}"
+        moved = self.states.name(role, country)
         return moved if (role, country) != parsed else None
 
     @staticmethod
@@ -647,7 +647,7 @@ class ActorLinker:
             moved = self.placed(closed["label"], text)
             if moved is None:
                 return {**closed, **self.closed(closed["label"])}
-            found = self.lookup(moved) or self.lookup(moved.replace(" Forces of ", " Forces of the "))
+            found = self.lookup(moved)
             return {**closed, "label": found or moved, "known": found is not None, "decided_by": "places",
                     "closed_set": {"label": closed["label"], "score": closed["score"]}}
         out = {**closed, **self.named(text, span, closed_proba), "mention": span.text(text),

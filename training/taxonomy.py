@@ -97,6 +97,12 @@ class StateForces:
         self.by_word = {w.lower(): c for c, words in self.countries.items() for w in words}
         # longest first: "South Sudan" before "Sudan"
         self._names = sorted(self.countries, key=len, reverse=True)
+        # countries coders write with "the" ("Military Forces of the Philippines")
+        self.with_the = {c.lower() for c in spec.get("the") or []}
+
+    def name(self, role: str, country: str) -> str:
+        """The coders' name of a country's force: "Military Forces of Kenya", "... of the Philippines"."""
+        return f"{role.capitalize()} Forces of {'the ' if country.lower() in self.with_the else ''}{country}"
 
     def parse(self, name: str) -> tuple[str, str] | None:
         """("military" | "police", country) of a coder's state-force name, else None."""
@@ -139,7 +145,7 @@ class StateForces:
                     # "Sudan's army" as "Sudanese army": a possessive country is its nationality
                     country = self.by_word.get(re.sub(r"['’]s$", "", t[: -len(w)].strip()).lower())
                     if country:
-                        return f"{role.capitalize()} Forces of {country}"
+                        return self.name(role, country)
         return None
 
 
