@@ -487,6 +487,34 @@ def test_a_name_in_a_background_sentence_does_not_answer():
         assert linker.decide("Unidentified", 0.6, t, [bg]) is None, other
 
 
+def test_names_where_the_article_tells_its_event_come_before_attributed_ones():
+    """The headline tells the main event as the lede does: a sure name there counts as the
+    event's, and the event's names are chosen before one an attribution word admits
+    ("suspected ... bound for Al Shabaab"); a weak word there (a target, a place) does not."""
+    from pathlib import Path
+
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    linker = ActorLinker({}, ["Al Shabaab", "Other"], {}, states=states, cutoff=0.5, floor=0.2, attention=0.5)
+    text = ("Kenyan police seize explosives near Somali border\n\nGARISSA, Kenya (secnews) - Officers seized "
+            "40 kg of explosives from a lorry on Wednesday. Police said they suspected the cargo was bound for "
+            "Al Shabaab.")
+    at = lambda w, score, weight: Span(text.index(w), text.index(w) + len(w), score, weight=weight)
+    police, shabaab = at("Kenyan police", 0.87, 0.09), at("Al Shabaab", 0.94, 0.0)
+    assert linker.decide("Other", 0.5, text, [shabaab, police]).text(text) == "Kenyan police"
+    a = linker.answer({"label": "Other", "score": 0.5, "uncertain": False}, text, [shabaab, police],
+                      [], evidence=False)
+    assert (a["label"], a["decided_by"]) == ("Police Forces of Kenya", "span")
+    # a headline word under the cutoff is not the event's: the attributed name answers
+    assert linker.decide("Other", 0.5, text, [shabaab, at("Kenyan police", 0.3, 0.09)]).text(text) == "Al Shabaab"
+    # without a headline the same name in a sentence the reader skips does not count
+    body = text[text.index("GARISSA"):] + " Kenyan police were praised."
+    late = Span(body.rindex("Kenyan police"), body.rindex("Kenyan police") + 13, 0.87, weight=0.09)
+    shabaab2 = Span(body.index("Al Shabaab"), body.index("Al Shabaab") + 10, 0.94, weight=0.0)
+    assert linker.decide("Other", 0.5, body, [shabaab2, late]).text(body) == "Al Shabaab"
+
+
 def test_linker_reads_state_forces_against_the_text():
     from pathlib import Path
 
