@@ -480,13 +480,15 @@ class ActorLinker:
         name ends (proper_noun)."""
         if self._known_pattern is None:
             return span
-        a, b = max(0, span.start - KNOWN_REACH), min(len(text), span.end + KNOWN_REACH)
-        around = [m for m in self._known_pattern.finditer(text, a, b)
-                  if m.start() <= span.start and span.end <= m.end() and m.end() - m.start() > span.end - span.start]
-        if not around:
-            return span
-        m = max(around, key=lambda m: m.end() - m.start())
-        return Span(m.start(), m.end(), span.score, span.weight)
+        best = None
+        # from KNOWN_REACH before the span (the whole text after it: a bounded search would let a
+        # form end inside a word at the bound); forms that start after the span cannot hold it
+        for m in self._known_pattern.finditer(text, max(0, span.start - KNOWN_REACH)):
+            if m.start() > span.start:
+                break
+            if span.end <= m.end() and m.end() - m.start() > max(span.end - span.start, len(best.group(0)) if best else 0):
+                best = m
+        return Span(best.start(), best.end(), span.score, span.weight) if best else span
 
     def with_country(self, text: str, span: Span) -> Span:
         """A span that ends a role word ("military", "forces" of "armed forces"), widened back
@@ -660,7 +662,8 @@ class ActorLinker:
             moved = self.placed(closed["label"], text)
             if moved is None:
                 return {**closed, **self.closed(closed["label"])}
-            found = self.lookup(moved)
+            # "... of the United States": a model directory's states table from before `the:` composes without it
+            found = self.lookup(moved) or self.lookup(moved.replace(" Forces of ", " Forces of the "))
             return {**closed, "label": found or moved, "known": found is not None, "decided_by": "places",
                     "closed_set": {"label": closed["label"], "score": closed["score"]}}
         out = {**closed, **self.named(text, span, closed_proba), "mention": span.text(text),
