@@ -485,6 +485,11 @@ def test_a_name_in_a_background_sentence_does_not_answer():
         t = "Gunmen killed eleven worshippers on Friday. " + other
         bg = Span(t.index("AQAP"), t.index("AQAP") + 4, 0.9, weight=0.1)
         assert linker.decide("Unidentified", 0.6, t, [bg]) is None, other
+    # nor one that blames as a habit or blamed at first
+    for other in ("The army usually blames AQAP for such raids.", "Residents had initially blamed AQAP."):
+        t = "Gunmen killed eleven worshippers on Friday. " + other
+        bg = Span(t.index("AQAP"), t.index("AQAP") + 4, 0.9, weight=0.1)
+        assert linker.decide("Unidentified", 0.6, t, [bg]) is None, other
 
 
 def test_names_where_the_article_tells_its_event_come_before_attributed_ones():

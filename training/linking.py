@@ -94,13 +94,15 @@ UNCLAIMED_CLAUSE = re.compile(r"(?:%s)[^,;]*?(?=,|;|\bbut\b|\bhowever\b|$)" % UN
 DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved|ruled\s+out|cautioned\s+against|"
                     r"no\s+(?:\w+\s+)?(?:evidence|information|indication|proof))\b", re.IGNORECASE)
 # an attribution about other events: another time ("In January, ...", "in 2019") or a habit
-# ("have often blamed X for violence in the region"); news tells its own event's attribution
+# ("have often blamed X for violence in the region", "usually blames"), or blame taken back
+# ("residents had initially blamed X"); news tells its own event's attribution
 # without these, and background paragraphs with them. Not "last year": "a channel it has used
 # since last year" attributes this event (news_dev, README session 20)
 ELSEWHEN = re.compile(r"\b(?:in\s+(?:(?:early|late|mid)[\s-]+)?(?:january|february|march|april|may|june|july|"
                       r"august|september|october|november|december|\d{4})|in\s+the\s+past|in\s+previous|"
                       r"last\s+(?:spring|summer|autumn|fall|winter)|"
-                      r"(?:has|have)\s+(?:long|often|frequently|routinely|repeatedly)|(?:often|frequently)\s+blam\w*)\b",
+                      r"(?:has|have)\s+(?:long|often|frequently|routinely|repeatedly)|"
+                      r"(?:often|frequently|usually|typically|initially|originally|at\s+first)\s+blam\w*)\b",
                       re.IGNORECASE)
 
 
