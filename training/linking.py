@@ -482,14 +482,13 @@ class ActorLinker:
         name ends (proper_noun)."""
         if self._known_pattern is None:
             return span
-        best = None
-        # from KNOWN_REACH before the span (the whole text after it: a bounded search would let a
-        # form end inside a word at the bound); forms that start after the span cannot hold it
-        for m in self._known_pattern.finditer(text, max(0, span.start - KNOWN_REACH)):
-            if m.start() > span.start:
-                break
-            if span.end <= m.end() and m.end() - m.start() > max(span.end - span.start, len(best.group(0)) if best else 0):
-                best = m
+        # a form holding the span is at most KNOWN_REACH long, so it ends before the bound; a match
+        # that reaches the bound may be cut inside a word there (the bound reads as the text's end)
+        end = min(len(text), span.end + KNOWN_REACH)
+        around = [m for m in self._known_pattern.finditer(text, max(0, span.start - KNOWN_REACH), end)
+                  if m.start() <= span.start and span.end <= m.end() and (m.start(), m.end()) != (span.start, span.end)
+                  and (m.end() < end or end == len(text))]
+        best = max(around, key=lambda m: m.end() - m.start(), default=None)
         return Span(best.start(), best.end(), span.score, span.weight) if best else span
 
     def with_country(self, text: str, span: Span) -> Span:
@@ -521,7 +520,8 @@ class ActorLinker:
         `Unidentified` at least `defer` sure stands too: an article that says nobody claimed
         the attack still names groups (background, denials), and the span head marks them."""
         label = closed_label.lower()
-        candidates = self.attributed(text, candidates, bounds)
+        title = headline_end(text)
+        candidates = self.attributed(text, candidates, title, bounds)
         if closed_score >= self.defer and (label == "unidentified" or (
                 label not in CATEGORIES and self.mentioned(closed_label, text, candidates))):
             return None
@@ -529,7 +529,6 @@ class ActorLinker:
         pool = [c for c in candidates if c.score >= least]
         # names where the article tells its event first; a name admitted only by an attribution
         # word ("police suspected the cargo was bound for Al Shabaab") after them
-        title = headline_end(text)
         main = [c for c in pool if c.score >= self.cutoff and self.in_event(c, title)]
         return self.choose(text, main) or self.choose(text, pool)
 
@@ -540,12 +539,12 @@ class ActorLinker:
         there from `cutoff` only, as headlines name targets too ("attack on Ecuador police station")."""
         return not self.attention or span.weight >= self.attention or (span.start < title and span.score >= self.cutoff)
 
-    def attributed(self, text: str, candidates: list[Span], bounds: list[tuple[int, int]] | None = None) -> list[Span]:
+    def attributed(self, text: str, candidates: list[Span], title: int,
+                   bounds: list[tuple[int, int]] | None = None) -> list[Span]:
         """The candidates that stand where the article tells its event or who did it: in the
         event's sentences (in_event), or in one that attributes (ATTRIBUTES) without denying
         (DENIES). A name in a background paragraph ("In January, militants from AQAP fought
-        ...") is another event's actor."""
-        title = headline_end(text)
+        ...") is another event's actor. `title`: where the headline ends (headline_end)."""
         if all(self.in_event(c, title) for c in candidates):
             return candidates
         bounds = bounds or sentence_spans(text)  # the reader's own sentence spans, when the caller has them
