@@ -201,6 +201,14 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
         assert chosen.text(t8) == "FARABUNDO MARTI NATIONAL LIBERATION FRONT"
         assert linker.name(chosen.text(t8), t8) == ("FMLN", True)
     assert linker.with_known(t8, part("POST")).text(t8) == "POST"  # no known name around it
+    # the group the event was done to is not the one that did it: named right before "were
+    # killed", or right after "attack on", "checkpoint run by", "killing five"
+    t9 = ("Five Kenyan police officers were killed at a checkpoint run by the Delta Front. Al Shabaab "
+          "militants were blamed. Troops later killed two Delta Front fighters; they were killed by the Hills Brigade.")
+    at9 = lambda w, at=0: Span(t9.index(w, at), t9.index(w, at) + len(w), 0.9)
+    assert linker.choose(t9, [at9("Five Kenyan police"), at9("Delta Front"), at9("Al Shabaab")]).text(t9) == "Al Shabaab"
+    assert linker.choose(t9, [at9("Delta Front", 90)]) is None
+    assert linker.choose(t9, [at9("Hills Brigade")]).text(t9) == "Hills Brigade"  # "killed by": the attacker
 
 
 def test_registry_grows_without_retraining(tmp_path, monkeypatch):

@@ -67,6 +67,17 @@ DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
 # "Russian-backed", "al Qaeda-linked": a word that says whom a group leans on, not its name
 BACKED = re.compile(r"-(?:backed|linked|allied|aligned|affiliated|supported|sponsored|based|led)$")
 
+# what the event did to a group: named right before "were killed" ("Five Kenyan police officers
+# were killed"), or right after "attack on", "checkpoint run by", "killing five": the victim or
+# the target, which news names in its lede as often as the attacker (ActorLinker.suffered)
+SUFFERED_AFTER = re.compile(r"\s*(?:[\w'’\-]+\s+){0,2}?(?:was|were|had\s+been|have\s+been|has\s+been)\s+"
+                            r"(?:\w+ly\s+)?(?:killed|wounded|injured|hurt|abducted|kidnapped|attacked|ambushed|"
+                            r"targeted|hit|struck|shot|captured|detained|arrested)\b", re.IGNORECASE)
+SUFFERED_BEFORE = re.compile(r"(?:\b(?:attacks?|assaults?|raids?|strikes?|ambush(?:es)?|bombings?)\s+(?:on|against|targeting)|"
+                             r"\b(?:run|held|manned|operated|controlled|used)\s+by|"
+                             r"\b(?:killing|killed|wounding|wounded|targeting|targeted|capturing|captured)"
+                             r"(?:\s+at\s+least)?)\s+(?:(?!by\b)[\w'’\-]+\s+){0,2}$", re.IGNORECASE)
+
 CONNECTORS = {"of", "al", "el", "de", "del", "la", "le", "des", "du", "wal", "and", "e", "i", "y", "for", "the"}
 CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
             "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
@@ -424,6 +435,8 @@ class ActorLinker:
                 continue  # "Brigadier Hamid Osman Jaafar": a commander, not the group
             if mixed and self.in_dateline(text, span):
                 continue  # "MAARAT AL-SABIL, Syria, May 3 (secnews) -": the dateline's town
+            if self.suffered(text, span):
+                continue  # "Five Kenyan police officers were killed": the victim, not the attacker
             if self.states.by_word.get(POSSESSIVE.sub("", " ".join(words))) and not self.states.compose(span.text(text)):
                 continue  # a bare country or nationality, "Niger's" of "Niger's interior ministry" too
             return span
@@ -434,6 +447,13 @@ class ActorLinker:
         """Whether a span's words (lower case) are a person's name after a rank or title."""
         return len(words) > 1 and words[0].rstrip(".") in TITLES and not any(
             w in GENERIC or w in BODIES for w in words[1:])
+
+    @staticmethod
+    def suffered(text: str, span: Span) -> bool:
+        """Whether the text makes the span the one the event was done to: "were killed" right
+        after it, "attack on" or "checkpoint run by" right before it (SUFFERED_AFTER, _BEFORE)."""
+        return SUFFERED_AFTER.match(text, span.end) is not None or \
+            SUFFERED_BEFORE.search(text[max(0, span.start - 60):span.start]) is not None
 
     @staticmethod
     def in_dateline(text: str, span: Span) -> bool:
