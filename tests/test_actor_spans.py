@@ -539,6 +539,7 @@ def test_linker_reads_state_forces_against_the_text():
     linker = ActorLinker({}, labels, {}, states=states, defer=0.9, places={"Narok": "Kenya", "Lamu": "Kenya"})
     # the members' word after an acronym is not part of the name
     assert linker.name("NAF rebel forces", "") == ("NAF", False)
+    assert linker.name("NAF rebel", "") == ("NAF", False)  # the span stopped before "forces"
     assert linker.name("SAF soldiers", "") == ("SAF", False)
     # a state force the text never mentions gives way to the group the span head read ...
     text = "Al Shabaab militants stormed a construction site in Lamu and destroyed equipment."

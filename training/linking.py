@@ -55,8 +55,9 @@ BODIES = {"command", "directorate", "staff", "guard", "guards", "service", "serv
 # in front of a capitalised name say what it is (only in ordinarily cased text; "al-" is a name's)
 DESCRIBED = re.compile(r"^(?:[a-z]+[\s,]+)+(?=[A-Z0-9])")
 UNCLOSED = re.compile(r"\s*\([^()]*$")  # "Kalay Valley Revolutionary Force (KVRF": the span stopped inside
-# "NAF rebel forces", "SAF soldiers": the group is the acronym, the rest says what its members are
-MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|militia|militias|militiamen|fighters|militants|soldiers|"
+# "NAF rebel forces", "NAF rebel" (the span head stopped before "forces"), "SAF soldiers": the group is
+# the acronym, the rest says what its members are
+MEMBERS = re.compile(r"\s+(?:rebel\s+)?(?:forces|force|rebels|rebel|militia|militias|militiamen|fighters|militants|soldiers|"
                      r"troops|members|gunmen|units?)$", re.IGNORECASE)
 POSSESSIVE = re.compile(r"['’]s$")
 # a capitalised word's start, but not an article's ("The Burmese army": the name starts after it)
