@@ -79,6 +79,9 @@ SUFFERED_BEFORE = re.compile(r"(?:\b(?:attacks?|assaults?|raids?|strikes?|ambush
                              r"\b(?:killing|killed|wounding|wounded|targeting|targeted|capturing|captured)"
                              r"(?:\s+at\s+least)?)\s+(?:(?!by\b)[\w'’\-]+\s+){0,2}$", re.IGNORECASE)
 
+# "Niger's Tillaberi region": a span the word after it makes a place (not "state": Islamic State)
+PLACE_AFTER = re.compile(r"\s+(?:region|province|county|district|governorate|department|municipality|prefecture)\b",
+                         re.IGNORECASE)
 CONNECTORS = {"of", "al", "el", "de", "del", "la", "le", "des", "du", "wal", "and", "e", "i", "y", "for", "the"}
 CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
             "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
@@ -438,6 +441,8 @@ class ActorLinker:
                 continue  # "MAARAT AL-SABIL, Syria, May 3 (secnews) -": the dateline's town
             if self.suffered(text, span):
                 continue  # "Five Kenyan police officers were killed": the victim, not the attacker
+            if PLACE_AFTER.match(text, span.end):
+                continue  # "Niger's Tillaberi region": a place
             if self.states.by_word.get(POSSESSIVE.sub("", " ".join(words))) and not self.states.compose(span.text(text)):
                 continue  # a bare country or nationality, "Niger's" of "Niger's interior ministry" too
             return span
