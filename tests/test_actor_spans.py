@@ -371,6 +371,16 @@ def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
     assert on.unattributed("A drone killed three men. No government or group claimed it.")
     off = ActorLinker({}, ["Taliban", "Unidentified", "Other"], {})  # models trained before the rule
     assert off.answer(closed, unclaimed, [], [], evidence=False)["label"] == "Taliban"
+    # a closed "Other" (a group the head does not know) that no span names, where the text says
+    # nobody is known to have done it though a sentence blames someone unnamed, is Unidentified
+    other = {"label": "Other", "score": 0.5, "uncertain": False}
+    accused = ("A gas shell hit a village. No party claimed responsibility. "
+               "The ministry accused unnamed 'terrorist groups' of staging it.")
+    assert not on.unattributed(accused)
+    a = on.answer(other, accused, [], [], evidence=False)
+    assert (a["label"], a["decided_by"], a["closed_set"]["label"]) == ("Unidentified", "unclaimed", "Other")
+    assert on.answer(other, "A gas shell hit a village.", [], [], evidence=False)["label"] == "Other"
+    assert off.answer(other, accused, [], [], evidence=False)["label"] == "Other"
 
 
 def test_a_demonstrations_actor_is_its_crowd():

@@ -606,6 +606,14 @@ class ActorLinker:
                 return False
         return True
 
+    def nobody_known(self, closed_label: str, text: str) -> bool:
+        """Whether a closed `Other` (some group the head does not know), with no name read
+        from the text, is better said `Unidentified`: the article says nobody claimed the
+        event or that it is not known who did it (UNCLAIMED), though some sentence blames
+        someone it does not name ("accused unnamed 'terrorist groups'") or a group the span
+        head did not read. `Other` names nobody, so no exact name is lost (`unclaimed` models only)."""
+        return self.unclaimed and closed_label.lower() == "other" and UNCLAIMED.search(text) is not None
+
     def mentioned(self, label: str, text: str, candidates: list[Span] = ()) -> bool:
         """Whether the text could be about `label`: for a state force, one of its role words
         ("RSF soldiers", "Russian forces" and "police" all are); any other named actor is
@@ -687,6 +695,9 @@ class ActorLinker:
         span = self.decide(closed["label"], closed["score"], text, candidates, sentence_spans)
         if span is None:
             moved = self.placed(closed["label"], text)
+            if moved is None and self.nobody_known(closed["label"], text):
+                return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
+                        "closed_set": {"label": closed["label"], "score": closed["score"]}}
             if moved is None:
                 return {**closed, **self.closed(closed["label"])}
             # "... of the United States": a model directory's states table from before `the:` composes without it
