@@ -209,6 +209,8 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(t9, [at9("Five Kenyan police"), at9("Delta Front"), at9("Al Shabaab")]).text(t9) == "Al Shabaab"
     assert linker.choose(t9, [at9("Delta Front", 90)]) is None
     assert linker.choose(t9, [at9("Hills Brigade")]).text(t9) == "Hills Brigade"  # "killed by": the attacker
+    used = "The bomb was of a kind used by the Delta Front."
+    assert linker.choose(used, [Span(used.index("Delta"), len(used) - 1, 0.9)]).text(used) == "Delta Front"
     t10 = "Gunmen abducted four aid workers in Niger's Tillaberi region. The Tillaberi Brigade denied it."
     at10 = lambda w, at=0: Span(t10.index(w, at), t10.index(w, at) + len(w), 0.9)
     assert linker.choose(t10, [at10("Niger's Tillaberi")]) is None  # a place

@@ -75,7 +75,7 @@ SUFFERED_AFTER = re.compile(r"\s*(?:[\w'’\-]+\s+){0,2}?(?:was|were|had\s+been|
                             r"(?:\w+ly\s+)?(?:killed|wounded|injured|hurt|abducted|kidnapped|attacked|ambushed|"
                             r"targeted|hit|struck|shot|captured|detained|arrested)\b", re.IGNORECASE)
 SUFFERED_BEFORE = re.compile(r"(?:\b(?:attacks?|assaults?|raids?|strikes?|ambush(?:es)?|bombings?)\s+(?:on|against|targeting)|"
-                             r"\b(?:run|held|manned|operated|controlled|used)\s+by|"
+                             r"\b(?:run|held|manned|operated|controlled)\s+by|"
                              r"\b(?:killing|killed|wounding|wounded|targeting|targeted|capturing|captured)"
                              r"(?:\s+at\s+least)?)\s+(?:(?!by\b)[\w'’\-]+\s+){0,2}$", re.IGNORECASE)
 
