@@ -556,7 +556,8 @@ class ActorLinker:
         # names where the article tells its event first; a name admitted only by an attribution
         # word ("police suspected the cargo was bound for Al Shabaab") after them
         main = [c for c in pool if c.score >= self.cutoff and self.in_event(c, title)]
-        return self.choose(text, main) or self.choose(text, pool)
+        first = {id(c) for c in main}  # choose read these already: each one it refused it would refuse again
+        return self.choose(text, main) or self.choose(text, [c for c in pool if id(c) not in first])
 
     def in_event(self, span: Span, title: int) -> bool:
         """Whether a name stands where the article tells its event: in a sentence the reader weighs
@@ -661,6 +662,12 @@ class ActorLinker:
         names nobody known."""
         return {"known": label.lower() != "other", "decided_by": "closed"}
 
+    @staticmethod
+    def said_unidentified(closed: dict) -> dict:
+        """The answer of the unclaimed rules (unattributed, nobody_known), the closed head's kept beside it."""
+        return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
+                "closed_set": {"label": closed["label"], "score": closed["score"]}}
+
     def crowd(self, closed: dict, event: dict | None) -> dict | None:
         """The crowd a demonstration's event answer codes as its actor (CROWD_EVENTS), when the
         closed-set head has that label: the police an article says broke up a protest, or the
@@ -690,15 +697,13 @@ class ActorLinker:
         # a coders' category (Rioters: "unidentified men vandalised ...") is an answer of its own
         if self.unclaimed and closed["label"].lower() not in CATEGORIES - {"other"} \
                 and self.unattributed(text, sentence_spans) and not self.named_in_event(text, candidates):
-            return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
-                    "closed_set": {"label": closed["label"], "score": closed["score"]}}
+            return self.said_unidentified(closed)
         span = self.decide(closed["label"], closed["score"], text, candidates, sentence_spans)
         if span is None:
             moved = self.placed(closed["label"], text)
-            if moved is None and self.nobody_known(closed["label"], text):
-                return {**closed, "label": "Unidentified", "known": True, "decided_by": "unclaimed",
-                        "closed_set": {"label": closed["label"], "score": closed["score"]}}
             if moved is None:
+                if self.nobody_known(closed["label"], text):
+                    return self.said_unidentified(closed)
                 return {**closed, **self.closed(closed["label"])}
             # "... of the United States": a model directory's states table from before `the:` composes without it
             found = self.lookup(moved) or self.lookup(moved.replace(" Forces of ", " Forces of the "))
