@@ -55,6 +55,26 @@ def test_a_state_force_is_mentioned_by_its_nationality_not_by_its_bare_role_word
     assert states.role_of("drones") is None  # a role word, but not one that names a force on its own
 
 
+
+def test_span_bare_tags_a_role_word_only_where_the_sentence_makes_it_the_doer():
+    from pathlib import Path
+
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    texts = ["27 February: police shot dead two suspects in Kayole; the police later said they were armed.",
+             "In Isiolo, Police beat a man. Police were attacked later.",
+             "Two youths were injured allegedly by the police in Siakago.",
+             "Residents battled police in Burnt Forest.",  # the police are not the doer here
+             "Kenyan police arrested two men. Soldiers looked on.",
+             "Police and soldiers raided a camp."]  # two doers: neither alone is the actor
+    actors = ["Police Forces of Kenya"] * 5 + ["Military Forces of Kenya"]
+    found = row_mentions(texts, actors, None, {}, states, bare=True)
+    assert [[t[a:b] for a, b in spans] for t, spans in zip(texts, found)] == [
+        ["police"], ["Police"], ["police"], [], ["Kenyan police"], []]
+    # off (the default), as trained before: the nationality's forms only
+    assert row_mentions(texts, actors, None, {}, states)[0] == []
+
 def test_mentions_ignore_case_and_hyphens_and_whole_words():
     text = "Suspected al-shabaab fighters attacked; AL SHABAAB later claimed it. Shabaabists unrelated."
     spans = find_mentions(text, name_variants("Al Shabaab"))

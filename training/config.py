@@ -138,6 +138,11 @@ class TransformerConfig:
     # share of the rows naming their (non-state) actor whose name is replaced by an invented
     # one for training (training/surrogates.py): attribution from context, not from the name
     span_disguise: float = 0.25
+    # a state force's bare role words ("police", "soldiers") are tagged as its name too where
+    # a sentence makes them the doer ("Police shot dead ...", "killed by police": spans.doer_mentions),
+    # so the head reads a force whose country training never saw; not every mention (session 12:
+    # "security forces" in protest notes read as the actor)
+    span_bare: bool = False
 
 
 @dataclass

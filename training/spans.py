@@ -9,6 +9,7 @@ text names: the head learns attribution (who is said to be behind it), not menti
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -79,10 +80,41 @@ def find_mentions(text: str, variants: list[str] | re.Pattern | None) -> list[tu
     return [(m.start(), m.end()) for m in pattern.finditer(text)] if pattern is not None else []
 
 
+# what a sentence may open with before its doer: a date ("27 February:", "On 5 March 2023,"),
+# a place ("In Isiolo,"), "the"
+OPENING = (r"(?:^|(?<=[.!?])\s+|\n)"
+           r"(?:(?:on|around|between)\s+)?(?:(?:\d{1,2}(?:\s*-\s*\d{1,2})?\s+[A-Za-z]+|[A-Za-z]+\s+\d{1,2})"
+           r"(?:,?\s+\d{4})?\s*[:.,\-\u2013]\s*)?"
+           r"(?:in\s+[^,.;]{1,60},\s*)?(?:the\s+)?")
+# what follows a doer: any word but a passive's auxiliary or a joined second subject
+NOT_DONE_TO = r"(?=\s+(?!(?:was|were|is|are|been|being|had\s+been|have\s+been|has\s+been|and|or)\b)[a-z])"
+
+
+@functools.lru_cache(maxsize=64)
+def doer_pattern(words: tuple[str, ...]) -> re.Pattern | None:
+    """Where a sentence makes one of `words` (a state force's bare role words: "police",
+    "soldiers") the doer: it opens the sentence ("Police shot dead two suspects", "27
+    February: police killed ...", "In Isiolo, police beat ...") or follows "by" ("were shot
+    dead by police"). Group 1 or 2 is the role word."""
+    if not words:
+        return None
+    alt = "|".join(_words(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(r"(?:%s)(%s)\b%s|\bby\s+(?:the\s+)?(%s)\b" % (OPENING, alt, NOT_DONE_TO, alt), re.IGNORECASE)
+
+
+def doer_mentions(text: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Character spans of the bare role words a sentence makes the doer (doer_pattern)."""
+    pattern = doer_pattern(tuple(words))
+    if pattern is None:
+        return []
+    return [m.span(1) if m.group(1) else m.span(2) for m in pattern.finditer(text)]
+
+
 def row_mentions(texts: list[str], actors: list, relevance: list | None,
-                 aliases: dict[str, list[str]], states=None) -> list[list[tuple[int, int]] | None]:
+                 aliases: dict[str, list[str]], states=None, bare: bool = False) -> list[list[tuple[int, int]] | None]:
     """Per training text: the actor's mentions ([] = train "no span"; None = no signal,
-    the row carries no actor and is not a no-event article)."""
+    the row carries no actor and is not a no-event article). `bare`: a state force's bare
+    role words count too where the text makes them the doer (doer_mentions)."""
     out = []
     cache: dict[str, re.Pattern | None] = {}
     for i, (text, actor) in enumerate(zip(texts, actors)):
@@ -91,7 +123,12 @@ def row_mentions(texts: list[str], actors: list, relevance: list | None,
             continue
         if actor not in cache:
             cache[actor] = mention_pattern(name_variants(str(actor), aliases, states))
-        out.append(find_mentions(text, cache[actor]))
+        found = find_mentions(text, cache[actor])
+        parsed = states.parse(str(actor)) if bare and states is not None else None
+        if parsed:
+            found = sorted(found + [(a, b) for a, b in doer_mentions(text, tuple(states.bare.get(parsed[0], ())))
+                                    if not any(a < d and c < b for c, d in found)])
+        out.append(found)
     return out
 
 

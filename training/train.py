@@ -142,7 +142,8 @@ def actor_mentions(rows: pd.DataFrame, cfg: Config) -> list | None:
     # named in its text, and "no span" there would teach the head to overlook unknown groups
     source = cfg.task(name).source
     names = rows.get(coded_column(source), rows[source])
-    return row_mentions(rows["text"].tolist(), names.tolist(), relevance, aliases, taxonomy.states)
+    return row_mentions(rows["text"].tolist(), names.tolist(), relevance, aliases, taxonomy.states,
+                        cfg.model.transformer.span_bare)
 
 
 def disguised(rows: pd.DataFrame, mentions: list, cfg: Config, spaces: dict[str, LabelSpace],
