@@ -9,6 +9,7 @@ from secnews.training.config import TrainConfig, TransformerConfig
 from secnews.training.labels import LabelSpace
 from secnews.training.linking import ActorLinker, add_to_registry, expand_acronym, read_registry
 from secnews.training.predictor import Predictor
+from secnews.training.sentences import sentence_spans
 from secnews.training.spans import (
     Span,
     decode,
@@ -728,3 +729,46 @@ def test_a_rare_group_folded_into_other_still_trains_its_span():
     assert [df["text"][2][a:b] for a, b in mentions[2]] == ["MRC"]
     assert [df["text"][0][a:b] for a, b in mentions[0]] == ["Al Shabaab"]
     assert mentions[1] == []
+
+
+def test_a_role_word_the_sentence_makes_the_doer_names_the_state_force():
+    """No span, no state force in the closed head (its country was never trained): the event's
+    sentence opening with "Police ..." or saying "... by police" names the force of the
+    country the places point to; a member ("police officer killed"), an unclaimed attack and a
+    sure named actor are left alone."""
+    from pathlib import Path
+
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    linker = ActorLinker({}, ["Military Forces of Kenya", "Rioters", "Mungiki Militia", "Unidentified", "Other"], {},
+                         states=states, defer=0.9, places={"Narok": "Kenya", "Isiolo": "Kenya", "Kumasi": "Ghana"})
+    proba = np.array([0.3, 0.3, 0.1, 0.2, 0.1])
+
+    def ask(label, score, text):
+        return linker.answer({"label": label, "score": score, "uncertain": False}, text, [],
+                             sentence_spans(text), evidence=True, closed_proba=proba)
+
+    a = ask("Rioters", 0.6, "Police shot dead two suspects in Narok. Residents later protested.")
+    assert (a["label"], a["decided_by"], a["known"], a["mention"]) == ("Police Forces of Kenya", "role", False, "Police")
+    assert a["evidence"] == "Police shot dead two suspects in Narok." and a["closed_set"]["label"] == "Rioters"
+    assert a["score"] == 0.3 and a["uncertain"]  # the closed head's mass on Kenya's forces: not sure
+    assert ask("Unidentified", 0.7, "Two youths were beaten by police in Isiolo.")["label"] == "Police Forces of Kenya"
+    assert ask("Other", 0.5, "27 February: Ugandan police attacked fishermen.")["label"] == "Police Forces of Uganda"
+    armenia = "Military forces of Armenia fired on the positions of the military forces of Azerbaijan near Narok."
+    assert ask("Other", 0.5, armenia)["label"] == "Military Forces of Armenia"
+    # the places of the event's sentence, not a background paragraph's: none here, so the closed head's country
+    told = "Police clash with raiders\n\nPolice clash with raiders.\n\nIn Kumasi, traders rallied."
+    assert ask("Other", 0.5, told)["label"] == "Police Forces of Kenya"
+    assert linker.placed_role("Police", told) == "Police Forces of Ghana"  # what the whole text's places say
+    for label, score, text in [
+            ("Unidentified", 0.7, "One police officer was killed in Narok."),  # the victim
+            ("Unidentified", 0.7, "A police officer killed in Narok."),
+            ("Unidentified", 0.7, "Unknown gunmen attacked a post in Narok, and an operation was launched by police."),
+            ("Mungiki Militia", 0.95, "Mungiki attacked police in Narok. Police fired back."),  # a sure named actor
+            ("Rioters", 0.6, "Residents battled police in Narok."),  # not the doer
+            ("Unidentified", 0.7, "Police said two men were shot dead in Narok."),  # the police tell it
+            ("Unidentified", 0.7, "A man wanted by the police shot a trader in Narok."),
+            ("Unidentified", 0.7, "POLICE SHOT DEAD TWO MEN IN NAROK, OFFICIALS SAID."),  # all caps: no reading
+    ]:
+        assert ask(label, score, text)["decided_by"] == "closed", text

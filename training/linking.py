@@ -19,7 +19,7 @@ from .errors import SecnewsError
 from .labels import LabelSpace
 from .places import country_of, read_places
 from .sentences import PARAGRAPH_BREAK, headline_end, paragraph_of, sentence_spans
-from .spans import ACRONYM, Span, mention_pattern
+from .spans import ACRONYM, Span, doer_mentions, mention_pattern
 from .taxonomy import ActorNormalizer, StateForces
 
 CATEGORIES = {"other", "unidentified", "protesters", "rioters", "civilians"}
@@ -82,6 +82,12 @@ SUFFERED_BEFORE = re.compile(r"(?:\b(?:attacks?|assaults?|raids?|strikes?|ambush
 # "Niger's Tillaberi region": a span the word after it makes a place (not "state": Islamic State)
 PLACE_AFTER = re.compile(r"\s+(?:region|province|county|district|governorate|department|municipality|prefecture)\b",
                          re.IGNORECASE)
+# a noun a role word qualifies ("police officer", "police station"): the role word is no doer there
+FORCE_NOUN = re.compile(r"\s+(?:officers?|stations?|posts?|patrols?|vehicles?|cars?|trucks?|commanders?|"
+                        r"chiefs?|spokes(?:man|woman|person)|reservists?|bases?|camps?|headquarters|units?|convoys?)\b",
+                        re.IGNORECASE)
+# a role word's country after it: "Military forces of Armenia fired ..."
+FORCE_OF = re.compile(r"\s+(?:forces\s+)?of\s+(?:the\s+)?([A-Z][\w\-]*(?:\s+[A-Z][\w\-]*){0,3})")
 CONNECTORS = {"of", "al", "el", "de", "del", "la", "le", "des", "du", "wal", "and", "e", "i", "y", "for", "the"}
 CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
             "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
@@ -651,6 +657,65 @@ class ActorLinker:
         moved = self.states.name(role, country)
         return moved if (role, country) != parsed else None
 
+    def role_doer(self, closed: dict, text: str, sentence_spans: list, evidence: bool,
+                  closed_proba=None) -> dict | None:
+        """A state force whose role word the event's sentence makes the doer ("Police shot
+        dead two suspects", "... were beaten by police": spans.doer_mentions), when the span
+        head read no name and the closed head has no state force to place: one whose country
+        training never saw has no label of its own. Not over a named actor the closed head is
+        `defer` sure of, nor over a sure coders' category other than Other and Unidentified (a
+        riot's note often opens with the police it clashed with), nor where the text says
+        nobody is known to have done it. The event's sentence: the first after the headline
+        (and the headline); ordinarily cased text only (all-caps wire copy has no capitals to read)."""
+        label = closed["label"].lower()
+        if label not in ("other", "unidentified") and closed["score"] >= self.defer:
+            return None
+        if self.states.parse(closed["label"]) or not self.states.bare or UNCLAIMED.search(text):
+            return None
+        upper, lower = sum(map(str.isupper, text[:2000])), sum(map(str.islower, text[:2000]))
+        if not 0 < upper < lower:
+            return None
+        title = headline_end(text)
+        end = next((b for a, b in sentence_spans or [] if b > title), len(text))
+        said = sorted(m for words in self.states.bare.values() for m in doer_mentions(text[:end], tuple(words), True))
+        for a, b in said:
+            force = self.doer_force(text, a, b, text[:end], closed_proba)
+            if force is None:
+                continue
+            found = self.lookup(force)
+            # how sure: the closed head's probability on that country's state forces
+            country = self.states.parse(force)[1] if self.states.parse(force) else None
+            score = round(sum(float(p) for c, p in zip(self._label_country, closed_proba) if c == country), 4) \
+                if closed_proba is not None else closed["score"]
+            out = {k: v for k, v in closed.items() if k != "evidence"}
+            out.update({"label": found or force, "score": score, "uncertain": score < self.threshold,
+                        "known": found is not None, "span": [a, b], "mention": text[a:b], "decided_by": "role",
+                        "closed_set": {"label": closed["label"], "score": closed["score"]}})
+            if evidence:
+                out["evidence"] = text[slice(*next(((x, y) for x, y in sentence_spans if x <= a < y), (a, b)))]
+            return out
+        return None
+
+    def doer_force(self, text: str, a: int, b: int, event: str, closed_proba=None) -> str | None:
+        """The state force a doer's role word (text[a:b], with the capitalised word before it
+        when there is one) names: "Kenyan police" its nationality's, "military forces of
+        Armenia" the country after it, "police" or "Isiolo police" the country of the event's
+        places (`event`: its sentences; a background paragraph's places are another story's),
+        else of the closed head's state forces (placed_role); None for "One police officer"
+        (a noun after the role: a member or a thing) and "Ward police" (a word no place)."""
+        if FORCE_NOUN.match(text, b):
+            return None
+        words = text[a:b]
+        role = words if self.states.role_of(words) else words.split(None, 1)[-1]
+        if (force := self.states.compose(words)) is not None:
+            return force
+        if role != words and not (self.places and country_of(words[:-len(role)], self.places)):
+            return None
+        of = FORCE_OF.match(text, b)
+        if of and (country := self.states.named_country(of.group(1))) and (kind := self.states.role_of(role)):
+            return self.states.name(kind, country)
+        return self.placed_role(role, event, closed_proba)
+
     @staticmethod
     def _says(text: str, words: list[str]) -> bool:
         pattern = _words_pattern(tuple(words))
@@ -701,6 +766,8 @@ class ActorLinker:
         span = self.decide(closed["label"], closed["score"], text, candidates, sentence_spans)
         if span is None:
             moved = self.placed(closed["label"], text)
+            if moved is None and (doer := self.role_doer(closed, text, sentence_spans, evidence, closed_proba)):
+                return doer
             if moved is None:
                 if self.nobody_known(closed["label"], text):
                     return self.said_unidentified(closed)

@@ -81,33 +81,47 @@ def find_mentions(text: str, variants: list[str] | re.Pattern | None) -> list[tu
 
 
 # what a sentence may open with before its doer: a date ("27 February:", "On 5 March 2023,"),
-# a place ("In Isiolo,"), "the"
-OPENING = (r"(?:^|(?<=[.!?])\s+|\n)"
+# a place ("In Isiolo,"), "the"; a line break opens one only as a paragraph's (wire copy breaks lines)
+OPENING = (r"(?:^|(?<=[.!?])\s+|\n[ \t]*\n\s*)"
            r"(?:(?:on|around|between)\s+)?(?:(?:\d{1,2}(?:\s*-\s*\d{1,2})?\s+[A-Za-z]+|[A-Za-z]+\s+\d{1,2})"
            r"(?:,?\s+\d{4})?\s*[:.,\-\u2013]\s*)?"
            r"(?:in\s+[^,.;]{1,60},\s*)?(?:the\s+)?")
-# what follows a doer: any word but a passive's auxiliary or a joined second subject
-NOT_DONE_TO = r"(?=\s+(?!(?:was|were|is|are|been|being|had\s+been|have\s+been|has\s+been|and|or)\b)[a-z])"
+# what follows a doer: any word but a passive's auxiliary, a joined second subject or a verb of
+# saying ("Police said two men were killed": the police tell the event, they need not have done it)
+NOT_DONE_TO = (r"(?=\s+(?!(?:was|were|is|are|been|being|had\s+been|have\s+been|has\s+been|and|or|"
+               r"said|says|say|reported|reports|told|confirmed|stated|announced|added|believed?|suspect(?:ed|s)?|"
+               r"claimed|blamed|accused|identified|named|have\s+said|had\s+said|later)\b)[a-z])")
+# the verbs whose "by" names the doer ("shot dead by police", "were allegedly beaten by the police"),
+# not any "by" ("a man wanted by the police")
+DONE_BY = (r"\b(?:killed|shot(?:\s+dead)?|beaten|beat|arrested|detained|injured|wounded|attacked|assaulted|"
+           r"dispersed|tortured|abducted|kidnapped|executed|harassed|raided|stormed|chased|pursued|bombed|shelled|"
+           r"struck|hit|targeted|fired\s+(?:on|at|upon)|tear-?gassed|broken\s+up|disrupted|evicted|demolished|"
+           r"seized|burn(?:ed|t)|looted|hurt|lynched|clubbed|whipped|flogged|raped|robbed|displaced)"
+           r"(?:\s+\w+ly)?\s+by\s+(?:the\s+)?")
 
 
 @functools.lru_cache(maxsize=64)
-def doer_pattern(words: tuple[str, ...]) -> re.Pattern | None:
+def doer_pattern(words: tuple[str, ...], qualified: bool = False) -> re.Pattern | None:
     """Where a sentence makes one of `words` (a state force's bare role words: "police",
     "soldiers") the doer: it opens the sentence ("Police shot dead two suspects", "27
     February: police killed ...", "In Isiolo, police beat ...") or follows "by" ("were shot
-    dead by police"). Group 1 or 2 is the role word."""
+    dead by police", after a verb of harm: DONE_BY). `qualified`: an opening role word may have a capitalised word before
+    it ("Kenyan police killed ..."). Groups: that word (1, may be empty), the role word (2 or 3)."""
     if not words:
         return None
     alt = "|".join(_words(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(r"(?:%s)(%s)\b%s|\bby\s+(?:the\s+)?(%s)\b" % (OPENING, alt, NOT_DONE_TO, alt), re.IGNORECASE)
+    before = r"((?-i:[A-Z][\w'’\-]*)[ \t]+)?" if qualified else "()"
+    return re.compile(r"(?:%s)%s(%s)\b%s|%s(%s)\b" % (OPENING, before, alt, NOT_DONE_TO, DONE_BY, alt), re.IGNORECASE)
 
 
-def doer_mentions(text: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
-    """Character spans of the bare role words a sentence makes the doer (doer_pattern)."""
-    pattern = doer_pattern(tuple(words))
+def doer_mentions(text: str, words: tuple[str, ...], qualified: bool = False) -> list[tuple[int, int]]:
+    """Character spans of the bare role words a sentence makes the doer (doer_pattern), with
+    the capitalised word before one when `qualified` ("Kenyan police", "Isiolo police")."""
+    pattern = doer_pattern(tuple(words), qualified)
     if pattern is None:
         return []
-    return [m.span(1) if m.group(1) else m.span(2) for m in pattern.finditer(text)]
+    return [m.span(3) if m.group(3) else (m.start(1) if m.group(1) else m.start(2), m.end(2))
+            for m in pattern.finditer(text)]
 
 
 def row_mentions(texts: list[str], actors: list, relevance: list | None,
