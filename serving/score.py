@@ -113,7 +113,7 @@ def _span_columns(cols: dict, name: str, idx: np.ndarray, named: list, n: int, m
     for k, i in enumerate(idx):
         a = named[k]
         known[i], by[i] = a["known"], a["decided_by"]
-        if a["decided_by"] != "closed":  # the span head, the places, the unclaimed or the event rule
+        if a["decided_by"] != "closed":  # the span head, the places, the role, the unclaimed or the event rule
             label[i], score[i], uncertain[i] = a["label"], a["score"], a["uncertain"]
         if "span" in a:
             start[i], end[i] = a["span"]

@@ -45,8 +45,10 @@ class ActorAnswer(SingleAnswer):
                                                  "analysts' registry); false: a name the model read but does not know")
     decided_by: str | None = Field(None, description="'span' (the name read from the text), 'closed' "
                                                      "(the closed-set head), 'places' (the closed-set head's "
-                                                     "state force, moved to the country the text's places are in) "
-                                                     "'unclaimed' (the text says nobody claimed the event and "
+                                                     "state force, moved to the country the text's places are in), "
+                                                     "'role' (a state force's role word the event's sentence makes "
+                                                     "the doer: 'Police shot dead ...', placed in the country of "
+                                                     "its places), 'unclaimed' (the text says nobody claimed the event and "
                                                      "attributes it to nobody: Unidentified) or 'event' (the event "
                                                      "is a demonstration, whose actor is the crowd: Protesters or "
                                                      "Rioters)")
