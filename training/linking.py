@@ -684,7 +684,7 @@ class ActorLinker:
                 continue
             found = self.lookup(force)
             # how sure: the closed head's probability on that country's state forces
-            country = self.states.parse(force)[1] if self.states.parse(force) else None
+            country = (self.states.parse(force) or (None, None))[1]
             score = round(sum(float(p) for c, p in zip(self._label_country, closed_proba) if c == country), 4) \
                 if closed_proba is not None else closed["score"]
             out = {k: v for k, v in closed.items() if k != "evidence"}

@@ -104,9 +104,10 @@ DONE_BY = (r"\b(?:killed|shot(?:\s+dead)?|beaten|beat|arrested|detained|injured|
 def doer_pattern(words: tuple[str, ...], qualified: bool = False) -> re.Pattern | None:
     """Where a sentence makes one of `words` (a state force's bare role words: "police",
     "soldiers") the doer: it opens the sentence ("Police shot dead two suspects", "27
-    February: police killed ...", "In Isiolo, police beat ...") or follows "by" ("were shot
-    dead by police", after a verb of harm: DONE_BY). `qualified`: an opening role word may have a capitalised word before
-    it ("Kenyan police killed ..."). Groups: that word (1, may be empty), the role word (2 or 3)."""
+    February: police killed ...", "In Isiolo, police beat ...") or follows a verb of harm and
+    "by" ("were shot dead by police": DONE_BY). `qualified`: an opening role word may have a
+    capitalised word before it ("Kenyan police killed ..."). Groups: that word (1, may be
+    empty), the role word (2 or 3)."""
     if not words:
         return None
     alt = "|".join(_words(w) for w in sorted(words, key=len, reverse=True))
