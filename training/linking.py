@@ -151,6 +151,19 @@ KNOWN_REACH = 90  # how far around a span a known name holding it is looked for 
 PRIOR_MASS = 0.05  # the least probability the closed head's state forces of one country need to place a role word
 
 
+def ordinary_case(text: str) -> bool:
+    """Whether a text is ordinary wire copy, its names capitalised (not all-caps MUC-3/4 copy,
+    not lower-cased text), read from its first 2,000 characters."""
+    head = text[:2000]
+    upper, lower = sum(map(str.isupper, head)), sum(map(str.islower, head))  # per text: map, not a generator
+    return 0 < upper < lower
+
+
+def sentence_of(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
+    """The sentence (of `spans`) a mention starting at `start` stands in, else the mention itself."""
+    return next(((a, b) for a, b in spans if a <= start < b), (start, end))
+
+
 def _capital(word: str) -> bool:
     return word[:1].isupper() or word[:1].isdigit() or word[:3].lower() in ("al-", "el-")
 
@@ -327,14 +340,19 @@ class ActorLinker:
                    StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
                    cutoff, floor, getattr(tc, "span_attention", 0.0), getattr(tc, "span_unclaimed", False))
 
-    def prior_country(self, proba) -> str | None:
-        """The country the closed-set head's state forces point to (their probabilities summed
-        by country), or None when it gives them next to nothing: what the head read of a
-        text's places and style, for a role word the text does not say whose it is."""
+    def country_mass(self, proba) -> dict[str, float]:
+        """The closed-set head's probabilities on state forces, summed by country."""
         mass: dict[str, float] = {}
         for country, p in zip(self._label_country, proba):
             if country:
                 mass[country] = mass.get(country, 0.0) + float(p)
+        return mass
+
+    def prior_country(self, proba) -> str | None:
+        """The country the closed-set head's state forces point to (their probabilities summed
+        by country), or None when it gives them next to nothing: what the head read of a
+        text's places and style, for a role word the text does not say whose it is."""
+        mass = self.country_mass(proba)
         best = max(mass, key=mass.get, default=None)
         return best if best is not None and mass[best] >= PRIOR_MASS else None
 
@@ -423,9 +441,7 @@ class ActorLinker:
         word takes the role ("Ukrainian" + "forces"); a bare country or nationality ("Iran"
         of "Iran-backed"), a span of generic words only ("Forces", "National") or, in
         ordinarily cased text, one without a capital or digit ("force") is not a name."""
-        head = text[:2000]
-        upper, lower = sum(map(str.isupper, head)), sum(map(str.islower, head))  # per text: map, not a generator
-        mixed = 0 < upper < lower  # ordinary wire copy: names are capitalised (not all-caps MUC, not lowercased)
+        mixed = ordinary_case(text)
         for span in candidates:
             span = self.with_role(text, span)
             if mixed:
@@ -584,7 +600,7 @@ class ActorLinker:
         keep = []
         for c in candidates:
             if not self.in_event(c, title):
-                a, b = next(((a, b) for a, b in bounds if a <= c.start < b), (c.start, c.end))
+                a, b = sentence_of(bounds, c.start, c.end)
                 said = text[a:b]
                 if not says_who(said, text, a):
                     continue
@@ -670,14 +686,13 @@ class ActorLinker:
         label = closed["label"].lower()
         if label not in ("other", "unidentified") and closed["score"] >= self.defer:
             return None
-        if self.states.parse(closed["label"]) or not self.states.bare or UNCLAIMED.search(text):
-            return None
-        upper, lower = sum(map(str.isupper, text[:2000])), sum(map(str.islower, text[:2000]))
-        if not 0 < upper < lower:
+        if self.states.parse(closed["label"]) or not self.states.bare:
             return None
         title = headline_end(text)
         end = next((b for a, b in sentence_spans or [] if b > title), len(text))
         said = sorted(m for words in self.states.bare.values() for m in doer_mentions(text[:end], tuple(words), True))
+        if not said or UNCLAIMED.search(text) or not ordinary_case(text):
+            return None
         for a, b in said:
             force = self.doer_force(text, a, b, text[:end], closed_proba)
             if force is None:
@@ -685,14 +700,14 @@ class ActorLinker:
             found = self.lookup(force)
             # how sure: the closed head's probability on that country's state forces
             country = (self.states.parse(force) or (None, None))[1]
-            score = round(sum(float(p) for c, p in zip(self._label_country, closed_proba) if c == country), 4) \
-                if closed_proba is not None else closed["score"]
+            score = round(self.country_mass(closed_proba).get(country, 0.0), 4) if closed_proba is not None \
+                else closed["score"]
             out = {k: v for k, v in closed.items() if k != "evidence"}
             out.update({"label": found or force, "score": score, "uncertain": score < self.threshold,
                         "known": found is not None, "span": [a, b], "mention": text[a:b], "decided_by": "role",
                         "closed_set": {"label": closed["label"], "score": closed["score"]}})
             if evidence:
-                out["evidence"] = text[slice(*next(((x, y) for x, y in sentence_spans if x <= a < y), (a, b)))]
+                out["evidence"] = text[slice(*sentence_of(sentence_spans, a, b))]
             return out
         return None
 
@@ -779,6 +794,5 @@ class ActorLinker:
         out = {**closed, **self.named(text, span, closed_proba), "mention": span.text(text),
                "closed_set": {"label": closed["label"], "score": closed["score"]}}
         if evidence:
-            sent = next(((a, b) for a, b in sentence_spans if a <= span.start < b), (span.start, span.end))
-            out["evidence"] = text[sent[0]:sent[1]]
+            out["evidence"] = text[slice(*sentence_of(sentence_spans, span.start, span.end))]
         return out
