@@ -230,6 +230,14 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     assert linker.choose(t9, [at9("Five Kenyan police"), at9("Delta Front"), at9("Al Shabaab")]).text(t9) == "Al Shabaab"
     assert linker.choose(t9, [at9("Delta Front", 90)]) is None
     assert linker.choose(t9, [at9("Hills Brigade")]).text(t9) == "Hills Brigade"  # "killed by": the attacker
+    # headlines in the present tense, a count of members, the owner of what was seized
+    t11 = ("Drone strike kills three Delta Front militants. Troops seized weapons belonging to the Hills Brigade "
+           "and an offensive against the Lake Army began, killing two members of the River Guard. "
+           "The Storm Legion said it carried out the strike.")
+    at11 = lambda w: Span(t11.index(w), t11.index(w) + len(w), 0.9)
+    for victim in ("Delta Front", "Hills Brigade", "Lake Army", "River Guard"):
+        assert linker.choose(t11, [at11(victim)]) is None, victim
+    assert linker.choose(t11, [at11("Delta Front"), at11("Storm Legion")]).text(t11) == "Storm Legion"
     used = "The bomb was of a kind used by the Delta Front."
     assert linker.choose(used, [Span(used.index("Delta"), len(used) - 1, 0.9)]).text(used) == "Delta Front"
     t10 = "Gunmen abducted four aid workers in Niger's Tillaberi region. The Tillaberi Brigade denied it."

@@ -69,15 +69,23 @@ DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
 BACKED = re.compile(r"-(?:backed|linked|allied|aligned|affiliated|supported|sponsored|based|led)$")
 
 # what the event did to a group: named right before "were killed" ("Five Kenyan police officers
-# were killed"), or right after "attack on", "checkpoint run by", "killing five": the victim or
-# the target, which news names in its lede as often as the attacker (ActorLinker.suffered)
+# were killed"), or right after "attack on", "offensive against", "checkpoint run by", "kills
+# three", "killing three members of", "weapons belonging to": the victim, the target or the
+# owner of what was seized, which news names in its lede as often as the attacker
+# (ActorLinker.suffered). Headlines tell it in the present tense ("drone strike kills three PKK
+# militants", "army seizes Al Shabaab explosives cache"; session 32, development sets)
 SUFFERED_AFTER = re.compile(r"\s*(?:[\w'’\-]+\s+){0,2}?(?:was|were|had\s+been|have\s+been|has\s+been)\s+"
                             r"(?:\w+ly\s+)?(?:killed|wounded|injured|hurt|abducted|kidnapped|attacked|ambushed|"
                             r"targeted|hit|struck|shot|captured|detained|arrested)\b", re.IGNORECASE)
-SUFFERED_BEFORE = re.compile(r"(?:\b(?:attacks?|assaults?|raids?|strikes?|ambush(?:es)?|bombings?)\s+(?:on|against|targeting)|"
-                             r"\b(?:run|held|manned|operated|controlled)\s+by|"
-                             r"\b(?:killing|killed|wounding|wounded|targeting|targeted|capturing|captured)"
-                             r"(?:\s+at\s+least)?)\s+(?:(?!by\b)[\w'’\-]+\s+){0,2}$", re.IGNORECASE)
+SUFFERED_BEFORE = re.compile(
+    r"(?:\b(?:attacks?|assaults?|raids?|strikes?|ambush(?:es)?|bombings?|operations?|offensives?|campaigns?|"
+    r"crackdowns?|fight|war)\s+(?:on|against|targeting)|"
+    r"\b(?:run|held|manned|operated|controlled)\s+by|"
+    r"\b(?:killing|killed|kills?|wounding|wounded|targeting|targeted|targets|capturing|captured|hits|strikes|struck|"
+    r"pound(?:s|ed)|shell(?:s|ed)|bomb(?:s|ed)|raid(?:s|ed)|seiz(?:e|es|ed|ing)|hunt(?:s|ed|ing)?|routed|overran|"
+    r"dislodged|repelled)(?:\s+at\s+least)?)"
+    r"\s+(?:(?!by\b)[\w'’\-]+\s+){0,2}(?:of\s+(?:the\s+)?)?$|"
+    r"\bbelong(?:s|ed|ing)?\s+to\s+(?:the\s+)?$", re.IGNORECASE)
 
 # "Niger's Tillaberi region": a span the word after it makes a place (not "state": Islamic State)
 PLACE_AFTER = re.compile(r"\s+(?:region|province|county|district|governorate|department|municipality|prefecture)\b",
@@ -479,7 +487,8 @@ class ActorLinker:
     @staticmethod
     def suffered(text: str, span: Span) -> bool:
         """Whether the text makes the span the one the event was done to: "were killed" right
-        after it, "attack on" or "checkpoint run by" right before it (SUFFERED_AFTER, _BEFORE)."""
+        after it, "attack on", "checkpoint run by", "kills three members of" or "belonging to"
+        right before it (SUFFERED_AFTER, _BEFORE)."""
         return SUFFERED_AFTER.match(text, span.end) is not None or \
             SUFFERED_BEFORE.search(text[max(0, span.start - 60):span.start]) is not None
 
