@@ -47,7 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.places import learn_places, read_places  # noqa: E402
-from secnews.training.spans import name_variants  # noqa: E402
+from secnews.training.spans import find_mentions, name_variants  # noqa: E402
 from secnews.training.taxonomy import Taxonomy  # noqa: E402
 from secnews.training.train import prepare  # noqa: E402
 from secnews.training.validation import coded_column  # noqa: E402
@@ -122,6 +122,20 @@ def rows_of(model, spec: str, root: Path):
     if coded_column("actor") in df:
         df["actor"] = df[coded_column("actor")]
     return df
+
+
+def written_as(text: str, gold: str, aliases: dict, states) -> str:
+    """How a row's text writes its coded actor: "name" (the coded name or a form the span
+    head is taught: an alias, an acronym, "Kenyan police"; spans.name_variants), "role" (of a
+    state force, only a bare role word: "Police shoot two suspects"), or "other" (another form,
+    "French Operation Barkhane forces", "Ingessana militia", "gendarmes", or none at all, "The
+    OSCE SMM observed 12 explosions near Lebedynske"). Where the unseen figure is lost."""
+    if find_mentions(text, [gold, *name_variants(gold, aliases, states), *name_variants(gold, aliases)]):
+        return "name"
+    parsed = states.parse(gold)
+    if parsed and find_mentions(text, sorted(states.bare.get(parsed[0], ()))):
+        return "role"
+    return "other"
 
 
 def places_for(model, root: Path) -> str:
@@ -215,6 +229,12 @@ def run(args) -> dict:
         for name in sorted(set(rows["actor"])):
             idx = np.flatnonzero(rows["actor"].to_numpy() == name)
             report["unseen"]["per_name"][name] = accuracy(names, [preds_u[i] for i in idx], [name] * len(idx))
+        # what a text reader could do at best: rows that write the actor's name, only a role word, nothing
+        tax = Taxonomy(TAXONOMY)
+        written = np.array([written_as(t, g, names.aliases, tax.states) for t, g in zip(rows["text"], rows["actor"])])
+        report["unseen"]["written_as"] = {
+            kind: accuracy(names, [preds_u[i] for i in np.flatnonzero(written == kind)], rows["actor"].to_numpy()[written == kind].tolist())
+            for kind in ("name", "role", "other")}
         report["unseen"]["examples"] = [{"gold": g, "answer": p["label"], "decided_by": p.get("decided_by")}
                                         for g, p in list(zip(rows["actor"], preds_u))[:40]]
 

@@ -57,6 +57,21 @@ def test_a_state_force_is_mentioned_by_its_nationality_not_by_its_bare_role_word
 
 
 
+def test_the_actors_benchmark_sorts_rows_by_how_their_text_writes_the_actor():
+    from pathlib import Path
+
+    from benchmarks.actors import written_as
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    kenya, naf = "Police Forces of Kenya", "NAF: United Armed Forces of Novorossiya"
+    assert written_as("Kenyan police shot two suspects in Kayole.", kenya, {}, states) == "name"
+    assert written_as("Police shot two suspects in Kayole.", kenya, {}, states) == "role"
+    assert written_as("Gendarmes shot two suspects in Kayole.", kenya, {}, states) == "other"
+    assert written_as("NAF forces shelled Avdiivka.", naf, {}, states) == "name"  # the acronym before the colon
+    assert written_as("The OSCE SMM observed 12 explosions near Lebedynske.", naf, {}, states) == "other"
+    assert written_as("Police shelled Avdiivka.", naf, {}, states) == "other"  # role words are a state force's only
+
 def test_span_bare_tags_a_role_word_only_where_the_sentence_makes_it_the_doer():
     from pathlib import Path
 
