@@ -253,6 +253,15 @@ def test_linker_chooses_the_first_candidate_that_reads_as_a_name():
     for victim in ("Delta Front", "Hills Brigade", "Lake Army", "River Guard"):
         assert linker.choose(t11, [at11(victim)]) is None, victim
     assert linker.choose(t11, [at11("Delta Front"), at11("Storm Legion")]).text(t11) == "Storm Legion"
+    # the wire dateline gives a town, a date and the agency, never the actor; a person noun after a name goes
+    t12 = "M23 take Kitshanga\n\nGOMA, Oct 21 (secnews) - M23 rebels took the town. Fano militiamen and Darfur communal militia fled."
+    at12 = lambda w: Span(t12.index(w), t12.index(w) + len(w), 0.9)
+    assert linker.choose(t12, [at12("21 (secnews)")]) is None
+    assert linker.choose(t12, [at12(") - M23 rebels")]).text(t12) == "M23 rebels"
+    assert linker.name("- M23 rebels", t12) == ("M23", False)
+    assert linker.name("Fano militiamen", t12) == ("Fano", False)
+    assert linker.name("Darfur communal militia", t12) == ("Darfur communal militia", False)  # a kind of name ACLED uses
+    assert linker.name("Fano militiamen", t12.lower()) == ("Fano militiamen", False)  # lower-cased copy shows no name's end
     used = "The bomb was of a kind used by the Delta Front."
     assert linker.choose(used, [Span(used.index("Delta"), len(used) - 1, 0.9)]).text(used) == "Delta Front"
     t10 = "Gunmen abducted four aid workers in Niger's Tillaberi region. The Tillaberi Brigade denied it."

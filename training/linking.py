@@ -65,6 +65,10 @@ WORD_START = re.compile(r"\b(?!The\b)[A-Z]")
 POSSESSOR = re.compile(r"^((?:[\w\-]+\s+)?[\w\-]+)['’]s\s+(?=\S)")  # "Sudan's ", "South Sudan's "
 # the dateline that opens wire copy: a town in capitals, a comma ("KISMAYO, Somalia, Aug 17 ...")
 DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
+# all of it, through the agency and the dash: "GOMA, Oct 21 (secnews) - "
+WIRE_DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,[^\n]{0,80}?\([^()\n]{1,40}\)[ \t]*[-–—]+[ \t]*")
+# a person noun a span takes after a group's name ("Fano militiamen", "M23 rebels")
+TRAILING_MEMBER = re.compile(r"\s+(?:militiamen|fighters|militants|rebels|gunmen|members|insurgents|guerrillas|jihadists)$")
 # "Russian-backed", "al Qaeda-linked": a word that says whom a group leans on, not its name
 BACKED = re.compile(r"-(?:backed|linked|allied|aligned|affiliated|supported|sponsored|based|led)$")
 
@@ -368,7 +372,7 @@ class ActorLinker:
         """The normalised name of a span and whether it is a known actor; `closed_proba`, the
         closed head's probabilities, places a bare role word when the text's own place names
         do not (prior_country)."""
-        name = POSSESSIVE.sub("", LEADING.sub("", " ".join(raw.split()).strip(" ,.;:\"'()[]")))
+        name = POSSESSIVE.sub("", LEADING.sub("", " ".join(raw.split()).strip(" ,.;:\"'()[]-–—")))
         # "Kenyan troops" -> "Military Forces of Kenya"; "Police" in Narok County -> "Police Forces of Kenya"
         state = self.states.compose(name) or self.placed_role(name, text, closed_proba)
         if state:
@@ -389,7 +393,12 @@ class ActorLinker:
                 return (found, True) if found else (full, False)
         if name.isupper() and " " in name:  # MUC-3/4 wire copy is upper case
             name = name.title()
-        return self.normalizer(name) or name, False
+        name = self.normalizer(name) or name
+        bare = TRAILING_MEMBER.sub("", name)
+        if bare != name and re.search(r"[A-Z0-9]", bare) and ordinary_case(text):  # "Fano militiamen" -> "Fano"
+            found = self.lookup(bare)
+            return (found, True) if found else (bare, False)
+        return name, False
 
     @staticmethod
     def undescribed(name: str) -> str:
@@ -451,6 +460,8 @@ class ActorLinker:
         ordinarily cased text, one without a capital or digit ("force") is not a name."""
         mixed = ordinary_case(text)
         for span in candidates:
+            if mixed and (span := self.after_dateline(text, span)) is None:
+                continue  # "1 (secnews)": the dateline's date and agency
             span = self.with_role(text, span)
             if mixed:
                 span = proper_noun(text, span)
@@ -499,6 +510,17 @@ class ActorLinker:
         line = text.rfind("\n", 0, span.start) + 1
         m = DATELINE.match(text, line)
         return m is not None and span.end <= m.end() - 1
+
+    @staticmethod
+    def after_dateline(text: str, span: Span) -> Span | None:
+        """The span without what it took of the wire dateline ("GOMA, Oct 21 (secnews) - M23
+        rebels" -> "M23 rebels"); None when all of it stands there ("1 (secnews)"): a dateline
+        gives a town, a date and the agency, never the actor."""
+        line = text.rfind("\n", 0, span.start) + 1
+        m = WIRE_DATELINE.match(text, line)
+        if m is None or span.start >= m.end():
+            return span
+        return Span(m.end(), span.end, span.score, span.weight) if span.end > m.end() else None
 
     def placed_only(self, span_text: str) -> bool:
         """Whether every capitalised word of a span is a country or a nationality (a possessive,
