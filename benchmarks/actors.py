@@ -74,7 +74,7 @@ def key(name: str) -> str:
 class Names:
     def __init__(self):
         tax = Taxonomy(TAXONOMY)
-        self.normalise, self.aliases = tax.actors, tax.actors.names
+        self.normalise, self.aliases, self.states = tax.actors, tax.actors.names, tax.states
 
     def forms(self, gold: str) -> set[str]:
         forms = {gold, *name_variants(gold, self.aliases)}
@@ -229,9 +229,8 @@ def run(args) -> dict:
         for name in sorted(set(rows["actor"])):
             idx = np.flatnonzero(rows["actor"].to_numpy() == name)
             report["unseen"]["per_name"][name] = accuracy(names, [preds_u[i] for i in idx], [name] * len(idx))
-        # what a text reader could do at best: rows that write the actor's name, only a role word, nothing
-        tax = Taxonomy(TAXONOMY)
-        written = np.array([written_as(t, g, names.aliases, tax.states) for t, g in zip(rows["text"], rows["actor"])])
+        # the figure by how the row's text writes the actor: its name, a bare role word only, another form or none
+        written = np.array([written_as(t, g, names.aliases, names.states) for t, g in zip(rows["text"], rows["actor"])])
         report["unseen"]["written_as"] = {
             kind: accuracy(names, [preds_u[i] for i in np.flatnonzero(written == kind)], rows["actor"].to_numpy()[written == kind].tolist())
             for kind in ("name", "role", "other")}

@@ -56,7 +56,6 @@ def test_a_state_force_is_mentioned_by_its_nationality_not_by_its_bare_role_word
     assert states.role_of("drones") is None  # a role word, but not one that names a force on its own
 
 
-
 def test_the_actors_benchmark_sorts_rows_by_how_their_text_writes_the_actor():
     from pathlib import Path
 
@@ -71,6 +70,7 @@ def test_the_actors_benchmark_sorts_rows_by_how_their_text_writes_the_actor():
     assert written_as("NAF forces shelled Avdiivka.", naf, {}, states) == "name"  # the acronym before the colon
     assert written_as("The OSCE SMM observed 12 explosions near Lebedynske.", naf, {}, states) == "other"
     assert written_as("Police shelled Avdiivka.", naf, {}, states) == "other"  # role words are a state force's only
+
 
 def test_span_bare_tags_a_role_word_only_where_the_sentence_makes_it_the_doer():
     from pathlib import Path

@@ -69,6 +69,7 @@ DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
 WIRE_DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,[^\n]{0,80}?\([^()\n]{1,40}\)[ \t]*[-–—]+[ \t]*")
 # a person noun a span takes after a group's name ("Fano militiamen", "M23 rebels")
 TRAILING_MEMBER = re.compile(r"\s+(?:militiamen|fighters|militants|rebels|gunmen|members|insurgents|guerrillas|jihadists)$")
+NAME_CHAR = re.compile(r"[A-Z0-9]")  # what a name keeps: a capital or a digit
 # "Russian-backed", "al Qaeda-linked": a word that says whom a group leans on, not its name
 BACKED = re.compile(r"-(?:backed|linked|allied|aligned|affiliated|supported|sponsored|based|led)$")
 
@@ -395,7 +396,7 @@ class ActorLinker:
             name = name.title()
         name = self.normalizer(name) or name
         bare = TRAILING_MEMBER.sub("", name)
-        if bare != name and re.search(r"[A-Z0-9]", bare) and ordinary_case(text):  # "Fano militiamen" -> "Fano"
+        if bare != name and NAME_CHAR.search(bare) and ordinary_case(text):  # "Fano militiamen" -> "Fano"
             found = self.lookup(bare)
             return (found, True) if found else (bare, False)
         return name, False
@@ -472,7 +473,7 @@ class ActorLinker:
             if all(w in GENERIC or w in DESCRIPTORS or BACKED.search(w) or self.place_word(w) for w in words) and not (
                     self.states.compose(span.text(text)) or self.states.role_of(span.text(text))):
                 continue  # "Syrian militia", "ethnic rebel army": a kind of group, not a name
-            if mixed and not re.search(r"[A-Z0-9]", span.text(text)) and not self.states.role_of(span.text(text)):
+            if mixed and not NAME_CHAR.search(span.text(text)) and not self.states.role_of(span.text(text)):
                 continue  # a lower-case span names nobody, except a state force's bare role word ("police")
             if mixed and self.placed_only(span.text(text)):
                 continue  # "Libyan coastal", "Moldova's Russian-backed": only a country is written with a capital
@@ -515,7 +516,8 @@ class ActorLinker:
     def after_dateline(text: str, span: Span) -> Span | None:
         """The span without what it took of the wire dateline ("GOMA, Oct 21 (secnews) - M23
         rebels" -> "M23 rebels"); None when all of it stands there ("1 (secnews)"): a dateline
-        gives a town, a date and the agency, never the actor."""
+        gives a town, a date and the agency, never the actor. A dateline without "(agency) -"
+        is left to in_dateline, which knows its town."""
         line = text.rfind("\n", 0, span.start) + 1
         m = WIRE_DATELINE.match(text, line)
         if m is None or span.start >= m.end():
