@@ -66,8 +66,9 @@ POSSESSOR = re.compile(r"^((?:[\w\-]+\s+)?[\w\-]+)['’]s\s+(?=\S)")  # "Sudan's
 # the dateline that opens wire copy: a town in capitals, a comma ("KISMAYO, Somalia, Aug 17 ...")
 DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,")
 # all of it, through the agency and the dash: "GOMA, Oct 21 (secnews) - "
-WIRE_DATELINE = re.compile(r"[A-Z][A-Z'’\-\. ]+,[^\n]{0,80}?\([^()\n]{1,40}\)[ \t]*[-–—]+[ \t]*")
-# a person noun a span takes after a group's name ("Fano militiamen", "M23 rebels")
+WIRE_DATELINE = re.compile(DATELINE.pattern + r"[^\n]{0,80}?\([^()\n]{1,40}\)[ \t]*[-–—]+[ \t]*")
+# a person noun a span takes after a group's name ("Fano militiamen", "M23 rebels"): MEMBERS's
+# persons, not the words many names end with ("forces", "militia")
 TRAILING_MEMBER = re.compile(r"\s+(?:militiamen|fighters|militants|rebels|gunmen|members|insurgents|guerrillas|jihadists)$")
 NAME_CHAR = re.compile(r"[A-Z0-9]")  # what a name keeps: a capital or a digit
 # "Russian-backed", "al Qaeda-linked": a word that says whom a group leans on, not its name
