@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from secnews.training.modeldir import load  # noqa: E402
+from secnews.training.names import kin_index, learn_names, read_names  # noqa: E402
 from secnews.training.places import learn_places, read_places  # noqa: E402
 from secnews.training.spans import find_mentions, name_variants  # noqa: E402
 from secnews.training.taxonomy import Taxonomy  # noqa: E402
@@ -152,6 +153,24 @@ def places_for(model, root: Path) -> str:
             f"({len(model.linker.places):,} place words; the model directory predates places.json)")
 
 
+def names_for(model, root: Path) -> str:
+    """The names table the linker reads: the model's own names.json, or, for a model directory
+    written before names.json existed, the same table learnt here from the rows of every source
+    that model was trained on (its own split, its held-out names kept out), as `secnews train`
+    now writes it."""
+    if model.linker is None or read_names(model.path):
+        return "the model's names.json"
+    cfg = copy.deepcopy(model.config)
+    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [d.format(root=root) for d in TRAIN_DATA], "native", None
+    df = prepare(cfg, lambda m: None, spaces=model.spaces).df
+    train = df[df["fold"] == "train"]
+    col = coded_column("actor") if coded_column("actor") in train else "actor"
+    table = learn_names(train[col].tolist())
+    model.linker.kin = kin_index(table)
+    return (f"learnt by this benchmark from the model's {len(train):,} training rows ({len(table):,} names; "
+            "the model directory predates names.json)")
+
+
 def answers(model, texts: list[str]) -> list[dict]:
     t0 = time.perf_counter()
     out = [a["actor"] for a in model.answers(texts, evidence=False)]
@@ -191,6 +210,7 @@ def run(args) -> dict:
                                "span_unclaimed": model.linker.unclaimed if model.linker else None}}
     held = holdout_names(root)
     report["models"]["places"] = places_for(model, root)
+    report["models"]["names"] = names_for(model, root)
 
     log("acled: standard test split")
     test = rows_of(model, "acled:{root}/acled/acled_events.csv.gz", root)
@@ -223,6 +243,7 @@ def run(args) -> dict:
                              f"not this benchmark's {len(held)} names: retrain with `actors.py holdout`'s command")
         rows = test[test["actor"].isin(held)]
         places = places_for(unseen, root)
+        report["models"]["unseen_names"] = names_for(unseen, root)
         preds_u = answers(unseen, rows["text"].tolist())
         report["unseen"] = {**accuracy(names, preds_u, rows["actor"].tolist()), "held_out_names": held,
                             "places": places, "per_name": {}}

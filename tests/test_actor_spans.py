@@ -804,3 +804,57 @@ def test_a_role_word_the_sentence_makes_the_doer_names_the_state_force():
             ("Unidentified", 0.7, "POLICE SHOT DEAD TWO MEN IN NAROK, OFFICIALS SAID."),  # all caps: no reading
     ]:
         assert ask(label, score, text)["decided_by"] == "closed", text
+
+
+def test_two_parties_in_one_span_answer_the_first_when_it_reads_as_an_actor():
+    """Session 33: "Syrian army and HTS" answers the army (ACLED codes the party that acted
+    first); a name holding "and" whose first part is no actor stays one name."""
+    from pathlib import Path
+
+    from secnews.training.taxonomy import Taxonomy
+
+    states = Taxonomy(Path(__file__).parents[1] / "configs" / "taxonomy").states
+    linker = ActorLinker({"aliases": {"Hayat Tahrir al-Sham": ["HTS"]}}, ["Hayat Tahrir al-Sham", "Other"], {},
+                         states=states)
+    assert linker.name("Syrian army and HTS", "") == ("Military Forces of Syria", False)
+    assert linker.name("HTS and Syrian army", "") == ("Hayat Tahrir al-Sham", True)
+    assert linker.name("Justice and Equality Movement", "")[0] == "Justice and Equality Movement"
+
+def test_training_writes_the_coded_names_and_the_linker_names_a_communal_group_by_them():
+    """names.json: every actor name the training rows coded (as coded, before a rare one is
+    folded into Other); a short form in a note ("Degodia militiamen") answers ACLED's name for
+    the group, the text's country deciding between two, and "A and B" names its first party."""
+    import json
+
+    import pandas as pd
+
+    from secnews.training.config import load_config
+    from secnews.training.names import NAMES, kin_index, read_names
+    from secnews.training.train import names_file
+    from secnews.training.validation import coded_column
+
+    from .conftest import CONFIGS
+
+    rows = pd.DataFrame({"text": ["x"] * 5, "actor": ["Other"] * 5,
+                         "actor__coded": ["Degodia Ethnic Militia (Kenya)", "Degodia Ethnic Militia (Kenya)",
+                                          "Fulani Ethnic Militia (Benin)", "Unidentified", None]})
+    rows = rows.rename(columns={"actor__coded": coded_column("actor")})
+    files = names_file(load_config(CONFIGS / "default.yaml"), rows, log=lambda m: None, parent={"Los Boshes Gang": 4})
+    assert json.loads(files[NAMES]) == {"Degodia Ethnic Militia (Kenya)": 2, "Fulani Ethnic Militia (Benin)": 1,
+                                        "Los Boshes Gang": 4}
+    assert names_file(load_config(CONFIGS / "baseline.yaml"), rows, log=lambda m: None) == {}
+    assert read_names(None) == {}
+
+    names = ["Degodia Ethnic Militia (Kenya)", "Fulani Ethnic Militia (Benin)", "Fulani Ethnic Militia (Nigeria)",
+             "Los Boshes Gang", "Al Shabaab"]
+    linker = ActorLinker({}, ["Other"], {}, places={"Kaduna": "Nigeria", "Alibori": "Benin"}, names=dict.fromkeys(names, 1))
+    assert linker.kin == kin_index(names)
+    assert linker.name("Degodia militiamen", "Degodia militiamen raided a village.") == (
+        "Degodia Ethnic Militia (Kenya)", True)
+    assert linker.name("Los Boshes", "") == ("Los Boshes Gang", True)
+    assert linker.name("Fulani militia", "Fulani militia attacked a farm in Kaduna.") == (
+        "Fulani Ethnic Militia (Nigeria)", True)
+    assert linker.name("Fulani militia", "Fulani militia attacked a farm.") == ("Fulani militia", False)  # which?
+    assert linker.name("Degodia and Garre", "") == ("Degodia Ethnic Militia (Kenya)", True)
+    assert ActorLinker({}, ["Other"], {}).name("Degodia militiamen", "Degodia militiamen raided it.") == (
+        "Degodia", False)  # a model directory without names.json

@@ -17,6 +17,7 @@ import yaml
 from .config import TransformerConfig
 from .errors import SecnewsError
 from .labels import LabelSpace
+from .names import kin_index, kin_name, read_names
 from .places import country_of, read_places
 from .sentences import PARAGRAPH_BREAK, headline_end, paragraph_of, sentence_spans
 from .spans import ACRONYM, Span, doer_mentions, mention_pattern
@@ -309,8 +310,10 @@ def _words_pattern(words: tuple[str, ...]) -> re.Pattern | None:
 class ActorLinker:
     def __init__(self, spec: dict, labels: list[str], registry: dict[str, list[str]], threshold: float = 0.5,
                  states: StateForces | None = None, defer: float = 2.0, places: dict[str, str] | None = None,
-                 cutoff: float = 0.5, floor: float = 0.2, attention: float = 0.0, unclaimed: bool = False):
+                 cutoff: float = 0.5, floor: float = 0.2, attention: float = 0.0, unclaimed: bool = False,
+                 names: dict[str, int] | None = None):
         spec = dict(spec or {})
+        self.kin = kin_index(names or {})  # the communal groups training coded, by the short form notes write
         self.attention = attention  # see attributed
         self.unclaimed = unclaimed  # see unattributed
         self.places = places or {}  # place word -> country (places.py), learnt at training time
@@ -352,7 +355,8 @@ class ActorLinker:
         cutoff, floor = (getattr(tc, k, getattr(TransformerConfig, k)) for k in ("span_cutoff", "span_floor"))
         return cls(table("actors.yaml"), labels, read_registry(), space.threshold if space is not None else 0.5,
                    StateForces(table("states.yaml")), getattr(tc, "span_defer", 2.0), read_places(path),
-                   cutoff, floor, getattr(tc, "span_attention", 0.0), getattr(tc, "span_unclaimed", False))
+                   cutoff, floor, getattr(tc, "span_attention", 0.0), getattr(tc, "span_unclaimed", False),
+                   read_names(path))
 
     def country_mass(self, proba) -> dict[str, float]:
         """The closed-set head's probabilities on state forces, summed by country."""
@@ -375,6 +379,9 @@ class ActorLinker:
         closed head's probabilities, places a bare role word when the text's own place names
         do not (prior_country)."""
         name = POSSESSIVE.sub("", LEADING.sub("", " ".join(raw.split()).strip(" ,.;:\"'()[]-–—")))
+        first = self.first_party(name, text)
+        if first is not None:  # "Syrian army and HTS": two parties, and the first is actor1
+            return self.name(first, text, closed_proba)
         # "Kenyan troops" -> "Military Forces of Kenya"; "Police" in Narok County -> "Police Forces of Kenya"
         state = self.states.compose(name) or self.placed_role(name, text, closed_proba)
         if state:
@@ -396,11 +403,33 @@ class ActorLinker:
         if name.isupper() and " " in name:  # MUC-3/4 wire copy is upper case
             name = name.title()
         name = self.normalizer(name) or name
+        if kin := self.kin_of(name, text):
+            return kin, True
         bare = TRAILING_MEMBER.sub("", name)
         if bare != name and NAME_CHAR.search(bare) and ordinary_case(text):  # "Fano militiamen" -> "Fano"
             found = self.lookup(bare)
             return (found, True) if found else (bare, False)
         return name, False
+
+    def first_party(self, name: str, text: str = "") -> str | None:
+        """The first of two parties a span joins ("Syrian army and HTS" -> "Syrian army"), when
+        the whole is no known name and the first reads as a known actor, a state force or a
+        communal group training coded ("Degodia and Garre"); None otherwise ("Justice and
+        Equality Movement"). ACLED codes the party that acted first;
+        the span head, taught every part of a coded "A and B" as a mention, may take both."""
+        if self.lookup(name):
+            return None
+        a, sep, b = name.partition(" and ")
+        if not sep or not a.strip() or not b.strip():
+            return None
+        return a if (self.states.compose(a) or self.lookup(a) or self.kin_of(a, text)) else None
+
+    def kin_of(self, name: str, text: str) -> str | None:
+        """The communal group training coded that a short form stands for ("Degodia militiamen"
+        -> "Degodia Ethnic Militia (Kenya)"; names.py), the text's country deciding between two."""
+        if not self.kin:
+            return None
+        return kin_name(self.kin, name, country_of(text, self.places) if self.places else None)
 
     @staticmethod
     def undescribed(name: str) -> str:

@@ -33,8 +33,9 @@ from .evaluate import compute_metrics, summary_lines
 from .labels import LabelSpace, build_space
 from .modeldir import load, sha256
 from .split import assign_split
+from .names import read_names
 from .places import PLACES
-from .train import fit_model, score_split, write_model
+from .train import fit_model, names_file, score_split, write_model
 from .validation import validate
 
 Log = Callable[[str], None]
@@ -342,6 +343,7 @@ def retrain(parent_path: Path, new_paths: list[str], out: Path, *, new_format: s
              "comparison.md": render_comparison(comparison)}
     if (parent_path / PLACES).is_file():  # the places the parent learnt: new rows rarely carry a country
         extra[PLACES] = (parent_path / PLACES).read_text(encoding="utf-8")
+    extra.update(names_file(cfg, df[df["fold"] == "train"], log, parent=read_names(parent_path)))
     sources = []
     for source in (read["parent"] if cfg.retrain.replay_fraction > 0 else []) + read["new"] + read["feedback"]:
         files = []

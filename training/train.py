@@ -5,6 +5,7 @@ import copy
 import fnmatch
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,6 +29,7 @@ from .evaluate import (
 from .labels import LabelSpace, build_space
 from .linking import read_registry, with_registry
 from .modeldir import bundle_config, library_versions, staging, write_manifest
+from .names import NAMES, learn_names
 from .places import PLACES, learn_places
 from .spans import NOT_A_NAME, row_mentions
 from .split import assign_split
@@ -272,6 +274,22 @@ def places_file(cfg: Config, rows: pd.DataFrame, log: Log) -> dict[str, str]:
     return {PLACES: json.dumps(table, ensure_ascii=False, indent=0)}
 
 
+def names_file(cfg: Config, rows: pd.DataFrame, log: Log, parent: dict[str, int] | None = None) -> dict[str, str]:
+    """`names.json` for a model with a span head: every actor name its training rows coded
+    (the name as coded, before validation folds a rare one into Other), with a parent's
+    (retraining) added. The linker names a rare communal group in its coders' form from it."""
+    if cfg.model.kind != "transformer" or cfg.model.transformer.span_task is None:
+        return {}
+    task = cfg.model.transformer.span_task
+    col = coded_column(task) if coded_column(task) in rows else task
+    if col not in rows:
+        return {}
+    table = Counter(parent or {})
+    table.update(learn_names(rows[col].tolist()))
+    log(f"names: {len(table):,} actor names coded in the training rows")
+    return {NAMES: json.dumps(dict(sorted(table.items())), ensure_ascii=False, indent=0)}
+
+
 def train(cfg: Config, out: Path, log: Log = print) -> Path:
     t0 = time.perf_counter()
     prep = prepare(cfg, log)
@@ -279,7 +297,8 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
     test_rows = df[df["fold"] == "test"]
     if (df["fold"] != "test").sum() == 0:
         raise SecnewsError("no training rows left after validation; see the findings above")
-    places = places_file(cfg, df[df["fold"] == "train"], log)  # before the long part: a failure shows at once
+    # before the long part: a failure shows at once
+    places = {**places_file(cfg, df[df["fold"] == "train"], log), **names_file(cfg, df[df["fold"] == "train"], log)}
     model, info = fit_model(cfg, df, spaces, log)
     fit_seconds = time.perf_counter() - t0
     log(f"evaluating on {len(test_rows):,} test rows")
