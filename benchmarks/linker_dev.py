@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,9 +58,8 @@ def news_set(path: Path) -> tuple[list[str], list[str], list[str]]:
     return [a["id"] for a in arts], [article_text(a.get("title"), a["text"]) for a in arts], [a["actor"] for a in arts]
 
 
-def model_rows(model, root: Path, holdout: bool) -> "object":
-    """The model's own split of the ACLED export (and, for composed validation, of all its
-    training sources), read with its config; `actor` as coded."""
+def model_rows(model, root: Path, holdout: bool) -> pd.DataFrame:
+    """The model's own split of the ACLED export, read with its config; `actor` as coded."""
     cfg = copy.deepcopy(model.config)
     cfg.data.paths, cfg.data.format, cfg.data.max_rows = [ACLED.format(root=root)], "native", None
     cfg.data.taxonomy = str(TAXONOMY)

@@ -17,13 +17,12 @@ import yaml
 from .config import TransformerConfig
 from .errors import SecnewsError
 from .labels import LabelSpace
-from .names import kin_index, kin_name, read_names
+from .names import CATEGORIES, kin_index, kin_name, read_names
 from .places import country_of, read_places
 from .sentences import PARAGRAPH_BREAK, headline_end, paragraph_of, sentence_spans
 from .spans import ACRONYM, Span, doer_mentions, mention_pattern
 from .taxonomy import ActorNormalizer, StateForces
 
-CATEGORIES = {"other", "unidentified", "protesters", "rioters", "civilians"}
 # ACLED codes a demonstration's actor as the crowd, whoever else the report names (the police
 # who broke it up, the party that called it): in the shared export Protesters are actor1 of
 # 27,472 of 27,472 peaceful protests and 1,785 of 1,812 protests with intervention, Rioters of
@@ -415,8 +414,8 @@ class ActorLinker:
         """The first of two parties a span joins ("Syrian army and HTS" -> "Syrian army"), when
         the whole is no known name and the first reads as a known actor, a state force or a
         communal group training coded ("Degodia and Garre"); None otherwise ("Justice and
-        Equality Movement"). ACLED codes the party that acted first;
-        the span head, taught every part of a coded "A and B" as a mention, may take both."""
+        Equality Movement"). ACLED codes the party that acted first; the span head, taught
+        every part of a coded "A and B" as a mention, may take both."""
         if self.lookup(name):
             return None
         a, sep, b = name.partition(" and ")

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 NAMES = "names.json"
+# coders' categories (lower case), not names: the linker reads them too
 CATEGORIES = {"other", "unidentified", "protesters", "rioters", "civilians"}
 # ACLED's communal groups: "<who> Ethnic|Communal|Clan|Sub-Clan|Tribal Militia (<country>)", "<who> Gang"
 KIN = re.compile(r"^(?P<who>.+?)\s+(?:(?:Ethnic|Communal|Clan|Sub-Clan|Tribal)\s+Militia|Gang)"

@@ -32,9 +32,9 @@ from .errors import SecnewsError
 from .evaluate import compute_metrics, summary_lines
 from .labels import LabelSpace, build_space
 from .modeldir import load, sha256
-from .split import assign_split
 from .names import read_names
 from .places import PLACES
+from .split import assign_split
 from .train import fit_model, names_file, score_split, write_model
 from .validation import validate
 
