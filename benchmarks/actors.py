@@ -103,11 +103,12 @@ def holdout_names(root: Path, seed: int = 0, share: float = 0.2) -> list[str]:
     return sorted(rng.choice(pool, size=int(round(share * len(pool))), replace=False).tolist())
 
 
-def prepared(model, spec: str, root: Path, holdout: bool = False):
-    """`spec`'s rows read and split with the model's own config; with `holdout`, the model's
-    split.holdout_actors stay out of train as they did in its training."""
+def prepared(model, spec: str | list[str], root: Path, holdout: bool = False):
+    """`spec`'s rows (one source or several) read and split with the model's own config; with
+    `holdout`, the model's split.holdout_actors stay out of train as they did in its training."""
     cfg = copy.deepcopy(model.config)  # the data to read; the model keeps its own
-    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [spec.format(root=root)], "native", None
+    specs = [spec] if isinstance(spec, str) else spec
+    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [s.format(root=root) for s in specs], "native", None
     cfg.data.taxonomy = str(TAXONOMY)
     if not holdout:
         cfg.split.holdout_actors = []
@@ -160,9 +161,7 @@ def names_for(model, root: Path) -> str:
     now writes it."""
     if model.linker is None or read_names(model.path):
         return "the model's names.json"
-    cfg = copy.deepcopy(model.config)
-    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [d.format(root=root) for d in TRAIN_DATA], "native", None
-    df = prepare(cfg, lambda m: None, spaces=model.spaces).df
+    df = prepared(model, TRAIN_DATA, root, holdout=True)
     train = df[df["fold"] == "train"]
     col = coded_column("actor") if coded_column("actor") in train else "actor"
     table = learn_names(train[col].tolist())

@@ -24,7 +24,6 @@ every answer that changed: gained, lost, wrong to another wrong, or right and re
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import os
@@ -39,14 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.actors import TAXONOMY, Names, log, names_for, places_for  # noqa: E402
+from benchmarks.actors import TRAIN_DATA, Names, log, names_for, places_for, prepared  # noqa: E402
 from benchmarks.articles import read_news  # noqa: E402
 from benchmarks.common import write_result  # noqa: E402
 from secnews.training.data import article_text  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.names import kin_index, read_names  # noqa: E402
 from secnews.training.spans import Span  # noqa: E402
-from secnews.training.train import prepare  # noqa: E402
 from secnews.training.validation import coded_column  # noqa: E402
 
 ACLED = "acled:{root}/acled/acled_events.csv.gz"
@@ -58,27 +56,22 @@ def news_set(path: Path) -> tuple[list[str], list[str], list[str]]:
     return [a["id"] for a in arts], [article_text(a.get("title"), a["text"]) for a in arts], [a["actor"] for a in arts]
 
 
-def model_rows(model, root: Path, holdout: bool) -> pd.DataFrame:
-    """The model's own split of the ACLED export, read with its config; `actor` as coded."""
-    cfg = copy.deepcopy(model.config)
-    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [ACLED.format(root=root)], "native", None
-    cfg.data.taxonomy = str(TAXONOMY)
-    if not holdout:
-        cfg.split.holdout_actors = []
-    df = prepare(cfg, lambda m: None, spaces=model.spaces).df
+def model_rows(model, root: Path) -> pd.DataFrame:
+    """The model's own split of the ACLED export (held-out names in their natural folds);
+    `actor` as coded."""
+    df = prepared(model, ACLED, root)
     if coded_column("actor") in df:
         df["actor"] = df[coded_column("actor")]
     return df
 
 
-def composed_val(model, root: Path, data: list[str]) -> tuple[list[str], list[str], list[str]]:
+def composed_val(model, root: Path) -> tuple[list[str], list[str], list[str]]:
     """The validation articles `secnews train` composed for this model (same config, data and
     seed, so the same articles)."""
     from secnews.training.compose import compose, read_paragraphs
 
-    cfg = copy.deepcopy(model.config)
-    cfg.data.paths, cfg.data.format, cfg.data.max_rows = [d.format(root=root) for d in data], "native", None
-    df = prepare(cfg, lambda m: None, spaces=model.spaces).df
+    cfg = model.config
+    df = prepared(model, TRAIN_DATA, root, holdout=True)
     val = df[df["fold"] == "val"]
     arts, _ = compose(val, cfg, "val", cfg.compose.val_articles, {}, read_paragraphs(cfg.compose.paragraphs),
                       cfg.train.seed + 1, lambda m: None)
@@ -97,7 +90,7 @@ def read_sets(model, root: Path, names: list[str]) -> dict[str, tuple[list, list
         sets["handwritten"] = news_set(ROOT / "datasets" / "articles" / "articles.jsonl")
     held = list(model.config.split.holdout_actors or [])
     if "val_notes" in names or ("unseen_val" in names and held):
-        df = model_rows(model, root, holdout=False)
+        df = model_rows(model, root)
         val = df[(df["fold"] == "val") & df["actor"].notna()]
         if "val_notes" in names:
             pick = val.sample(n=min(NOTES, len(val)), random_state=0).sort_index()
@@ -106,9 +99,7 @@ def read_sets(model, root: Path, names: list[str]) -> dict[str, tuple[list, list
             rows = df[(df["fold"] != "test") & df["actor"].isin(set(held))]
             sets["unseen_val"] = ([f"uv-{i}" for i in rows.index], rows["text"].tolist(), rows["actor"].tolist())
     if "composed_val" in names:
-        from benchmarks.actors import TRAIN_DATA
-
-        sets["composed_val"] = composed_val(model, root, TRAIN_DATA)
+        sets["composed_val"] = composed_val(model, root)
     return sets
 
 

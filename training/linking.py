@@ -428,7 +428,7 @@ class ActorLinker:
         -> "Degodia Ethnic Militia (Kenya)"; names.py), the text's country deciding between two."""
         if not self.kin:
             return None
-        return kin_name(self.kin, name, country_of(text, self.places) if self.places else None)
+        return kin_name(self.kin, name, lambda: country_of(text, self.places) if self.places else None)
 
     @staticmethod
     def undescribed(name: str) -> str:

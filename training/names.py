@@ -15,6 +15,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 NAMES = "names.json"
 # coders' categories (lower case), not names: the linker reads them too
@@ -55,12 +56,14 @@ def kin_index(names) -> dict[str, list[tuple[str, str | None]]]:
     return index
 
 
-def kin_name(index: dict, span_name: str, country: str | None) -> str | None:
+def kin_name(index: dict, span_name: str, country: Callable[[], str | None]) -> str | None:
     """The coded name a short form stands for ("Degodia militiamen" -> "Degodia Ethnic Militia
-    (Kenya)"): the only one with that short form, else the one of the text's `country`."""
+    (Kenya)"): the only one with that short form, else the one of the text's country (asked of
+    `country` only then: reading an article's places is the costly part)."""
     key = short_key(KIN_AFTER.sub("", span_name))
     found = index.get(key) or []
-    if len(found) == 1:
-        return found[0][0]
-    here = [n for n, c in found if country and c == country]
+    if len(found) <= 1:
+        return found[0][0] if found else None
+    where = country()
+    here = [n for n, c in found if where and c == where]
     return here[0] if len(here) == 1 else None
