@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from secnews.training.config import TrainConfig, TransformerConfig
 from secnews.training.labels import LabelSpace
-from secnews.training.linking import ActorLinker, add_to_registry, expand_acronym, read_registry
+from secnews.training.linking import ActorLinker, add_to_registry, expand_acronym, read_registry, says_who
 from secnews.training.predictor import Predictor
 from secnews.training.sentences import sentence_spans
 from secnews.training.spans import (
@@ -418,6 +418,12 @@ def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
              "In January, JNIM fighters attacked an army outpost. JNIM claimed that assault a day later.")
     assert on.unattributed(later)
     assert not on.unattributed(later.replace("\n\nIn January", " In January"))
+    # a denial in any of its forms is not an attribution, though it names the group beside "accusing"
+    # or "behind" ("denying" and "no involvement" passed as attributions until session 34)
+    for said in ("Banners signed by the Red Hand appeared overnight, denying any involvement and accusing rivals.",
+                 "A spokesman said the Red Hand had no involvement and was not behind the attack."):
+        assert not says_who(said, said, 0)
+    assert says_who("Officials accused the Red Hand of the attack.", "Officials accused the Red Hand of the attack.", 0)
     assert not on.unattributed("Headline on the bus bomb\n\n" + later.replace("\n\nIn January", " In January"))
     # "not clear who was behind it" says nobody is known, it attributes nothing
     unclear = "A roadside bomb wounded four officers. It was not clear who was behind the blast, and no group claimed it."

@@ -126,8 +126,8 @@ UNCLAIMED_CLAUSE = re.compile(r"(?:%s)[^,;]*?(?=,|;|\bbut\b|\bhowever\b|$)" % UN
                               re.IGNORECASE)
 # a sentence that denies an attribution, or says there is nothing to base one on ("no evidence
 # linking that group to Saturday's attack", "cautioned against blaming")
-DENIES = re.compile(r"\b(?:den(?:y|ies|ied)|rejected|not\s+involved|ruled\s+out|cautioned\s+against|"
-                    r"no\s+(?:\w+\s+)?(?:evidence|information|indication|proof))\b", re.IGNORECASE)
+DENIES = re.compile(r"\b(?:den(?:y|ies|ied|ying)|rejected|not\s+involved|ruled\s+out|cautioned\s+against|"
+                    r"no\s+(?:\w+\s+)?(?:evidence|information|indication|proof|involvement))\b", re.IGNORECASE)
 # an attribution about other events: another time ("In January, ...", "in 2019") or a habit
 # ("have often blamed X for violence in the region", "usually blames"), or blame taken back
 # ("residents had initially blamed X"); news tells its own event's attribution
