@@ -399,6 +399,16 @@ def test_linker_takes_off_what_the_span_took_around_a_name():
     assert linker.choose(t, [span("Sudanese army")]).text(t) == "Sudanese army"
 
 
+def test_a_denial_in_any_form_is_not_an_attribution():
+    """A sentence that names a group beside an attribution word ("accusing", "behind") while
+    denying it attributes nothing; "denying" and "no involvement" passed until session 34."""
+    for said in ("Banners signed by the Red Hand appeared overnight, denying any involvement and accusing rivals.",
+                 "A spokesman said the Red Hand had no involvement and was not behind the attack."):
+        assert not says_who(said, said, 0)
+    blamed = "Officials accused the Red Hand of the attack."
+    assert says_who(blamed, blamed, 0)
+
+
 def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
     closed = {"label": "Taliban", "score": 0.6, "uncertain": False}
     unclaimed = ("A bomb killed nine people at a market in Kunduz on Sunday. No group has claimed responsibility. "
@@ -418,12 +428,6 @@ def test_an_article_that_says_nobody_claimed_it_answers_unidentified():
              "In January, JNIM fighters attacked an army outpost. JNIM claimed that assault a day later.")
     assert on.unattributed(later)
     assert not on.unattributed(later.replace("\n\nIn January", " In January"))
-    # a denial in any of its forms is not an attribution, though it names the group beside "accusing"
-    # or "behind" ("denying" and "no involvement" passed as attributions until session 34)
-    for said in ("Banners signed by the Red Hand appeared overnight, denying any involvement and accusing rivals.",
-                 "A spokesman said the Red Hand had no involvement and was not behind the attack."):
-        assert not says_who(said, said, 0)
-    assert says_who("Officials accused the Red Hand of the attack.", "Officials accused the Red Hand of the attack.", 0)
     assert not on.unattributed("Headline on the bus bomb\n\n" + later.replace("\n\nIn January", " In January"))
     # "not clear who was behind it" says nobody is known, it attributes nothing
     unclear = "A roadside bomb wounded four officers. It was not clear who was behind the blast, and no group claimed it."

@@ -125,7 +125,7 @@ UNCLAIMED = re.compile(r"\b(?:no\s+(?:(?:\w+\s+(?:or\s+)?)?group|one|organi[sz]a
 UNCLAIMED_CLAUSE = re.compile(r"(?:%s)[^,;]*?(?=,|;|\bbut\b|\bhowever\b|$)" % UNCLAIMED.pattern,
                               re.IGNORECASE)
 # a sentence that denies an attribution, or says there is nothing to base one on ("no evidence
-# linking that group to Saturday's attack", "cautioned against blaming")
+# linking that group to Saturday's attack", "cautioned against blaming", "denying any involvement")
 DENIES = re.compile(r"\b(?:den(?:y|ies|ied|ying)|rejected|not\s+involved|ruled\s+out|cautioned\s+against|"
                     r"no\s+(?:\w+\s+)?(?:evidence|information|indication|proof|involvement))\b", re.IGNORECASE)
 # an attribution about other events: another time ("In January, ...", "in 2019") or a habit
