@@ -51,7 +51,7 @@ from secnews.training.places import learn_places, read_places  # noqa: E402
 from secnews.training.spans import find_mentions, name_variants  # noqa: E402
 from secnews.training.taxonomy import Taxonomy  # noqa: E402
 from secnews.training.train import prepare  # noqa: E402
-from secnews.training.validation import coded_column  # noqa: E402
+from secnews.training.validation import coded_labels  # noqa: E402
 
 NEWS = ROOT / "datasets" / "news_eval" / "news_eval.jsonl"
 TAXONOMY = ROOT / "configs" / "taxonomy"
@@ -121,8 +121,7 @@ def rows_of(model, spec: str, root: Path):
     df = prepared(model, spec, root)
     df = df[df["fold"] == "test"].copy()
     df["closed_actor"] = df["actor"]
-    if coded_column("actor") in df:
-        df["actor"] = df[coded_column("actor")]
+    df["actor"] = df[coded_labels(df, "actor")]
     return df
 
 
@@ -163,8 +162,7 @@ def names_for(model, root: Path) -> str:
         return "the model's names.json"
     df = prepared(model, TRAIN_DATA, root, holdout=True)
     train = df[df["fold"] == "train"]
-    col = coded_column("actor") if coded_column("actor") in train else "actor"
-    table = learn_names(train[col].tolist())
+    table = learn_names(train[coded_labels(train, "actor")].tolist())
     model.linker.kin = kin_index(table)
     return (f"learnt by this benchmark from the model's {len(train):,} training rows ({len(table):,} names; "
             "the model directory predates names.json)")

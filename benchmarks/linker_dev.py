@@ -45,7 +45,7 @@ from secnews.training.data import article_text  # noqa: E402
 from secnews.training.modeldir import load  # noqa: E402
 from secnews.training.names import kin_index, read_names  # noqa: E402
 from secnews.training.spans import Span  # noqa: E402
-from secnews.training.validation import coded_column  # noqa: E402
+from secnews.training.validation import coded_labels  # noqa: E402
 
 ACLED = "acled:{root}/acled/acled_events.csv.gz"
 NOTES = 2000
@@ -60,8 +60,7 @@ def model_rows(model, root: Path) -> pd.DataFrame:
     """The model's own split of the ACLED export (held-out names in their natural folds);
     `actor` as coded."""
     df = prepared(model, ACLED, root)
-    if coded_column("actor") in df:
-        df["actor"] = df[coded_column("actor")]
+    df["actor"] = df[coded_labels(df, "actor")]
     return df
 
 
@@ -75,7 +74,7 @@ def composed_val(model, root: Path) -> tuple[list[str], list[str], list[str]]:
     val = df[df["fold"] == "val"]
     arts, _ = compose(val, cfg, "val", cfg.compose.val_articles, {}, read_paragraphs(cfg.compose.paragraphs),
                       cfg.train.seed + 1, lambda m: None)
-    col = coded_column("actor") if coded_column("actor") in arts else "actor"
+    col = coded_labels(arts, "actor")
     arts = arts[arts[col].notna()]
     return [f"cv-{i}" for i in range(len(arts))], arts["text"].tolist(), arts[col].tolist()
 
@@ -186,12 +185,12 @@ def main() -> None:
         ap.error(f"--model {args.model}: no actor span head, so no linker to score")
     log(f"places: {places_for(model, args.data_root)}")
     if os.environ.get("LINKER_DEV_NO_NAMES") != "1":  # the names table switched off: what a model before it answered
-        learnt = args.cache / "names.json"
-        if not read_names(model.path) and learnt.exists():  # learning it reads every training source
+        learnt, own = args.cache / "names.json", bool(read_names(model.path))
+        if not own and learnt.exists():  # learning it reads every training source
             model.linker.kin = kin_index(json.loads(learnt.read_text()))
         else:
             log(f"names: {names_for(model, args.data_root)}")
-            if not read_names(model.path):
+            if not own:
                 args.cache.mkdir(parents=True, exist_ok=True)
                 learnt.write_text(json.dumps(sorted({n for v in model.linker.kin.values() for n, _ in v})))
     names = Names()

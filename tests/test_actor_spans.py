@@ -830,6 +830,7 @@ def test_two_parties_in_one_span_answer_the_first_when_it_reads_as_an_actor():
     assert linker.name("HTS and Syrian army", "") == ("Hayat Tahrir al-Sham", True)
     assert linker.name("Justice and Equality Movement", "")[0] == "Justice and Equality Movement"
 
+
 def test_training_writes_the_coded_names_and_the_linker_names_a_communal_group_by_them():
     """names.json: every actor name the training rows coded (as coded, before a rare one is
     folded into Other); a short form in a note ("Degodia militiamen") answers ACLED's name for

@@ -30,7 +30,7 @@ from .errors import SecnewsError
 from .sentences import PARAGRAPH_BREAK, paragraph_of, sentences
 from .spans import NOT_A_NAME, PERIOD, find_mentions, mention_pattern, name_variants
 from .taxonomy import Taxonomy, read_hierarchy
-from .validation import coded_column
+from .validation import coded_column, coded_labels
 
 # how a wire story brings up an earlier incident
 CONNECTORS = ["Earlier this month, ", "Last week, ", "In a separate incident, ", "Days earlier, ",
@@ -122,7 +122,7 @@ class Attribution:
         task = cfg.task(cfg.model.transformer.span_task)
         self.share = cfg.compose.attribution
         self.source = task.source
-        self.coded = coded_column(task.source) if coded_column(task.source) in rows.columns else task.source
+        self.coded = coded_labels(rows, task.source)
         taxonomy = Taxonomy(Path(cfg.data.taxonomy))
         self.aliases, self.states = taxonomy.actors.names, taxonomy.states
         event = next((t for t in cfg.tasks if t.hierarchy), None)

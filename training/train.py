@@ -35,7 +35,7 @@ from .spans import NOT_A_NAME, row_mentions
 from .split import assign_split
 from .surrogates import disguise
 from .taxonomy import Taxonomy
-from .validation import Report, coded_column, validate
+from .validation import Report, coded_column, coded_labels, validate
 
 Log = Callable[[str], None]
 
@@ -281,7 +281,7 @@ def names_file(cfg: Config, rows: pd.DataFrame, log: Log, parent: dict[str, int]
     if cfg.model.kind != "transformer" or cfg.model.transformer.span_task is None:
         return {}
     task = cfg.model.transformer.span_task
-    col = coded_column(task) if coded_column(task) in rows else task
+    col = coded_labels(rows, task)
     if col not in rows:
         return {}
     table = Counter(parent or {})
@@ -297,8 +297,9 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
     test_rows = df[df["fold"] == "test"]
     if (df["fold"] != "test").sum() == 0:
         raise SecnewsError("no training rows left after validation; see the findings above")
-    # before the long part: a failure shows at once
-    places = {**places_file(cfg, df[df["fold"] == "train"], log), **names_file(cfg, df[df["fold"] == "train"], log)}
+    train_rows = df[df["fold"] == "train"]
+    # the linker's tables before the long part: a failure shows at once
+    tables = {**places_file(cfg, train_rows, log), **names_file(cfg, train_rows, log)}
     model, info = fit_model(cfg, df, spaces, log)
     fit_seconds = time.perf_counter() - t0
     log(f"evaluating on {len(test_rows):,} test rows")
@@ -314,7 +315,7 @@ def train(cfg: Config, out: Path, log: Log = print) -> Path:
         log(line)
     manifest = {"data": {"format": cfg.data.format, "files": source["files"], "sources": [source],
                          "n_rows": prep.report.n_rows, "validation": prep.report.to_dict()}}
-    write_model(out, cfg, model, spaces, metrics, manifest, gold, proba, places)
+    write_model(out, cfg, model, spaces, metrics, manifest, gold, proba, tables)
     log(f"model written to {out} in {time.perf_counter() - t0:.1f}s")
     return out
 

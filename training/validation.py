@@ -66,6 +66,12 @@ def coded_column(col: str) -> str:
     return f"{col}_coded"
 
 
+def coded_labels(rows, col: str) -> str:
+    """The column of `rows` holding `col`'s labels as coded: coded_column(col) where validation
+    kept one, else `col` itself (nothing was folded into Other)."""
+    return coded_column(col) if coded_column(col) in rows else col
+
+
 def near_key(text: str) -> str:
     """Lower-case letters only: catches copies that differ in numbers, punctuation or spacing."""
     return re.sub(r"[^a-z]+", " ", text.lower()).strip()
